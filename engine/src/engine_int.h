@@ -1,0 +1,260 @@
+/*
+ * engine_int.h — the engine's shared internal structures (private to engine/src).
+ *
+ * Shared state and who may write it:
+ *   nodes      created and changed only by the catalog owner (shard 0); fields other
+ *              shards read are atomics, everything routing needs about a node's place
+ *              and kind comes from the immutable geo snapshot (geo.h).
+ *   skus       interned lock-free by any shard (CAS into an insert-only hash table);
+ *              a SKU is never removed, so an index stays valid forever.
+ *   cells      one per (sku, node), created lock-free by any shard, never removed.
+ *              on_hand and reserved share one 64-bit word so that "available ≥ qty →
+ *              reserved += qty" is a single CAS (DESIGN.md §5).
+ *   limits     (customer, SKU) purchase counters: insert-only table of atomics.
+ *   geo        the routing index, rebuilt by shard 0 when nodes change and published
+ *              through an atomic pointer; old snapshots are freed once every shard has
+ *              passed a quiescent point (QSBR, catalog.c).
+ * Per-shard state (reservations, timers, tombstones, ref_ids) lives in `inv_shard`
+ * and is touched by that shard's thread only.
+ */
+#ifndef INV_ENGINE_INT_H
+#define INV_ENGINE_INT_H
+
+#include <assert.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "inv_engine.h"
+
+#define INV_NONE UINT32_MAX
+#define INV_CACHE_LINE 64
+
+/* Business day for node capacity counters: days start at 00:00 China Standard Time
+ * (UTC+8), when the daily pick-and-pack budget of a warehouse or store resets. */
+#define INV_DAY_MS (24ull * 3600ull * 1000ull)
+#define INV_DAY_OFFSET_MS (8ull * 3600ull * 1000ull)
+
+/* ------------------------------------------------------------------------------------
+ * Hashing (hash.c).
+ * ------------------------------------------------------------------------------------ */
+uint64_t inv_hash64(const void *data, size_t len, uint64_t seed);
+/* Mix a 64-bit integer into a well-spread 64-bit hash (integer keys). */
+static inline uint64_t inv_mix64(uint64_t x) {
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ull;
+    x ^= x >> 33;
+    return x;
+}
+/* Bounded strlen: returns INV_ID_LEN_MAX + 1 when longer than `max`. */
+size_t inv_strnlen_bounded(const char *s, size_t max);
+
+/* ------------------------------------------------------------------------------------
+ * Nodes (catalog.c).
+ * ------------------------------------------------------------------------------------ */
+typedef struct node_rec {
+    /* Shared, atomic. */
+    _Atomic uint64_t capacity_used;    /* (day << 32) | orders allocated that day */
+    _Atomic uint32_t capacity_per_day; /* 0 = unlimited */
+    _Atomic uint8_t status;            /* inv_node_status */
+    /* Immutable once published. */
+    uint8_t id_len;
+    char id[INV_ID_LEN_MAX + 1];
+    /* Catalog owner only (shard 0 / direct mode); routing reads the geo snapshot. */
+    uint8_t kind;
+    bool ships, pickup;
+    uint32_t priority;
+    double lat, lon;
+    char region[INV_REGION_LEN_MAX + 1];
+} __attribute__((aligned(INV_CACHE_LINE))) node_rec;
+
+/* Orders node `n` may still be allocated on business day `day` (UINT32_MAX:
+ * unlimited). */
+uint32_t node_capacity_left(const inv_engine *e, uint32_t n, uint64_t day);
+/* Count one order against node `n` on `day`; false when it is at capacity. */
+bool node_capacity_take(inv_engine *e, uint32_t n, uint64_t day);
+/* Give back one order (release or expiry on the same day). */
+void node_capacity_give(inv_engine *e, uint32_t n, uint64_t day);
+static inline uint64_t inv_day_of(uint64_t now_ms) {
+    return (now_ms + INV_DAY_OFFSET_MS) / INV_DAY_MS;
+}
+
+/* ------------------------------------------------------------------------------------
+ * SKUs (catalog.c).
+ * ------------------------------------------------------------------------------------ */
+typedef struct sku_rec {
+    _Atomic uint32_t cell_head;   /* first cell of this SKU (prepend-only list) */
+    _Atomic uint32_t cell_count;  /* cells in the list */
+    _Atomic uint32_t limit;       /* per-customer purchase limit; 0 = none */
+    _Atomic uint32_t published;   /* 1 once name is valid */
+    /* Sold-out word: (version << 1) | sold_out_bit. Every availability increase bumps
+     * the version and clears the bit; a reserve that scanned every cell and found
+     * nothing sets the bit only if the version it read before scanning is unchanged. */
+    _Atomic uint64_t soldout_word;
+    uint64_t name_hash;
+    uint8_t name_len;
+    char name[INV_ID_LEN_MAX + 1];
+} sku_rec;
+
+/* Find or create a SKU. @return 0, -ENOSPC (table full). */
+int sku_intern(inv_engine *e, const char *name, size_t len, uint32_t *out_sku);
+/* Find only. @return 0 or -ENOENT. */
+int sku_lookup(const inv_engine *e, const char *name, size_t len, uint32_t *out_sku);
+/* Availability of some cell of `sku` went up: invalidate the sold-out bit. */
+void sku_stock_increased(inv_engine *e, uint32_t sku);
+
+/* ------------------------------------------------------------------------------------
+ * Stock cells (stock.c).
+ * ------------------------------------------------------------------------------------ */
+typedef struct stock_cell {
+    _Atomic uint64_t word;        /* low 32 bits on_hand, high 32 bits reserved */
+    _Atomic int32_t safety;
+    uint32_t node;
+    uint32_t sku;
+    uint32_t next_in_sku;         /* written before publication, immutable after */
+} stock_cell;
+
+_Static_assert(sizeof(stock_cell) == 24, "a stock cell is 24 bytes (DESIGN.md §9)");
+
+static inline uint32_t stock_word_on_hand(uint64_t w) { return (uint32_t)w; }
+static inline uint32_t stock_word_reserved(uint64_t w) { return (uint32_t)(w >> 32); }
+static inline uint64_t stock_word(uint32_t on_hand, uint32_t reserved) {
+    return ((uint64_t)reserved << 32) | on_hand;
+}
+/* available = on_hand − reserved − safety, read with one load of the word. */
+static inline int64_t stock_cell_available(const stock_cell *c) {
+    uint64_t w = atomic_load_explicit(&((stock_cell *)c)->word, memory_order_acquire);
+    int32_t safety = atomic_load_explicit(&((stock_cell *)c)->safety, memory_order_relaxed);
+    return (int64_t)stock_word_on_hand(w) - (int64_t)stock_word_reserved(w) - safety;
+}
+
+/* Find the cell of (sku, node): its index or INV_NONE. */
+uint32_t stock_find(const inv_engine *e, uint32_t sku, uint32_t node);
+/* Find or create. @return 0, -ENOSPC (cell table full). */
+int stock_find_or_create(inv_engine *e, uint32_t sku, uint32_t node, uint32_t *out_cell);
+/* "available ≥ qty → reserved += qty" as one CAS loop. false: not enough, untouched. */
+bool stock_take(inv_engine *e, uint32_t cell, uint32_t qty);
+/* reserved −= qty (release, expiry, rollback of a take). */
+void stock_untake(inv_engine *e, uint32_t cell, uint32_t qty);
+/* Commit: on_hand −= qty and reserved −= qty in one step. */
+void stock_commit(inv_engine *e, uint32_t cell, uint32_t qty);
+/* on_hand += delta, or on_hand = set_to; on_hand never below 0 (-ERANGE, untouched).
+ * @param[out] applied  the change of on_hand actually made. */
+int stock_adjust(inv_engine *e, uint32_t cell, bool has_set_to, int64_t delta,
+                 int64_t set_to, int64_t *applied);
+
+static inline stock_cell *cell_at(const inv_engine *e, uint32_t cell);
+static inline const node_rec *node_at(const inv_engine *e, uint32_t node);
+static inline sku_rec *sku_at(const inv_engine *e, uint32_t sku);
+
+/* ------------------------------------------------------------------------------------
+ * Purchase-limit counters (catalog.c).
+ * ------------------------------------------------------------------------------------ */
+typedef struct limit_slot {
+    _Atomic uint64_t key;         /* hash(customer) mixed with sku; 0 = empty */
+    _Atomic int64_t held;         /* units HELD or COMMITTED */
+} limit_slot;
+
+/* Add `qty` to customer's count on `sku` if it stays ≤ limit.
+ * @return 0, -EDQUOT (would exceed), -ENOSPC (counter table full). */
+int limit_take(inv_engine *e, uint64_t customer_hash, uint32_t sku, uint32_t qty,
+               uint32_t limit);
+void limit_give(inv_engine *e, uint64_t customer_hash, uint32_t sku, uint32_t qty);
+/* Units held by customer on sku (tests, GetReservation). */
+int64_t limit_held(const inv_engine *e, uint64_t customer_hash, uint32_t sku);
+
+/* ------------------------------------------------------------------------------------
+ * The engine.
+ * ------------------------------------------------------------------------------------ */
+struct geo_snapshot;
+
+struct inv_engine {
+    inv_engine_config cfg;
+
+    node_rec *nodes;
+    _Atomic uint32_t node_count;      /* published nodes: indices 0..node_count-1 */
+    _Atomic uint32_t *node_index;     /* hash(id) → node, INV_NONE empty */
+    uint32_t node_index_mask;
+
+    sku_rec *skus;
+    _Atomic uint32_t sku_alloc;       /* records handed out (some lost races) */
+    _Atomic uint32_t sku_count;       /* SKUs published */
+    _Atomic uint32_t *sku_index;
+    uint32_t sku_index_mask;
+
+    stock_cell *cells;
+    _Atomic uint32_t cell_alloc;
+    _Atomic uint32_t cell_count;
+    _Atomic uint32_t *cell_index;     /* hash(sku, node) → cell */
+    uint32_t cell_index_mask;
+
+    limit_slot *limits;
+    uint32_t limits_mask;
+    _Atomic uint32_t limits_used;
+
+    /* Routing index (catalog.c publishes, QSBR frees). */
+    _Atomic(struct geo_snapshot *) geo;
+    _Atomic uint64_t geo_epoch;       /* bumped on every publish */
+    bool catalog_dirty;               /* catalog owner only */
+    struct { struct geo_snapshot *snap; uint64_t epoch; } retired[INV_GEO_RETIRED_MAX];
+    uint32_t retired_count;           /* catalog owner only */
+
+    struct inv_shard **shards;
+    uint32_t shard_count;
+};
+
+static inline stock_cell *cell_at(const inv_engine *e, uint32_t cell) {
+    assert(cell < e->cfg.cells_max);
+    return &e->cells[cell];
+}
+static inline const node_rec *node_at(const inv_engine *e, uint32_t node) {
+    assert(node < e->cfg.nodes_max);
+    return &e->nodes[node];
+}
+static inline sku_rec *sku_at(const inv_engine *e, uint32_t sku) {
+    assert(sku < e->cfg.skus_max);
+    return &e->skus[sku];
+}
+
+/* Catalog (catalog.c). */
+int catalog_open(inv_engine *e);
+void catalog_close(inv_engine *e);
+/* Rebuild and publish the geo snapshot if nodes changed (catalog owner). */
+void catalog_publish_if_dirty(inv_engine *e);
+/* Free retired snapshots every shard has moved past (catalog owner). */
+void catalog_reclaim(inv_engine *e);
+/* Current snapshot for routing; valid until the calling shard's next quiescent point. */
+static inline const struct geo_snapshot *catalog_geo(const inv_engine *e) {
+    return atomic_load_explicit(&((inv_engine *)e)->geo, memory_order_acquire);
+}
+int node_lookup(const inv_engine *e, const char *id, size_t len, uint32_t *out_node);
+
+/* Catalog ops (catalog.c): each fills op->status/message/out. */
+void op_upsert_node(inv_engine *e, inv_op *op);
+void op_set_node_status(inv_engine *e, inv_op *op);
+void op_list_nodes(inv_engine *e, inv_op *op);
+void op_set_limit(inv_engine *e, inv_op *op);
+
+/* Stock ops (stock.c). */
+void op_set_safety(inv_engine *e, inv_op *op);
+void op_get_availability(inv_engine *e, inv_op *op);
+/* Adjust/Return body once dedupe is settled (the shard layer handles ref_id). */
+void op_adjust_apply(inv_engine *e, inv_op *op);
+
+/* Status helper: set op->status and a printf-style message. Returns the status. */
+inv_status op_fail(inv_op *op, inv_status status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static inline void op_ok(inv_op *op) {
+    op->status = INV_OK;
+    op->message[0] = '\0';
+}
+
+/* Wall clock of the engine (config clock or CLOCK_REALTIME). */
+uint64_t engine_now_ms(const inv_engine *e);
+
+/* Check a caller id: non-NULL, 1..INV_ID_LEN_MAX bytes. On failure fills op. */
+bool id_check(inv_op *op, const char *what, const char *id, size_t *out_len);
+
+#endif /* INV_ENGINE_INT_H */

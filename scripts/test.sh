@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: dependencies, a -Werror build, every Criterion
+# suite under ctest, then the concurrency stress suite again under ThreadSanitizer and
+# the engine suites under AddressSanitizer + UBSan. CI-sized throughout.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/deps.sh
+
+jobs=$(nproc)
+build() { # dir, extra cmake args...
+  local dir=$1; shift
+  cmake -S . -B "$dir" -DINV_WERROR=ON "$@" >/dev/null
+  cmake --build "$dir" -j "$jobs"
+}
+
+echo "== release build and all suites"
+build build
+ctest --test-dir build --output-on-failure
+
+echo "== ThreadSanitizer: concurrency stress"
+build build-tsan -DCMAKE_BUILD_TYPE=Debug -DINV_SANITIZE=thread -DCMAKE_C_COMPILER=clang-14
+INV_STRESS_OPS=${INV_STRESS_OPS_TSAN:-200000} \
+  ctest --test-dir build-tsan --output-on-failure -R 'test_stress|test_shard'
+
+echo "== AddressSanitizer + UBSan: every suite"
+build build-asan -DCMAKE_BUILD_TYPE=Debug -DINV_SANITIZE=address,undefined -DCMAKE_C_COMPILER=clang-14
+INV_STRESS_OPS=${INV_STRESS_OPS_ASAN:-300000} \
+  ctest --test-dir build-asan --output-on-failure
