@@ -71,7 +71,8 @@ typedef struct node_rec {
 } __attribute__((aligned(INV_CACHE_LINE))) node_rec;
 
 /* Orders node `n` may still be allocated on business day `day` (UINT32_MAX:
- * unlimited). */
+ * unlimited). Only nodes with a capacity_per_day are counted, so that an unlimited
+ * warehouse's line is never written on the reserve path. */
 uint32_t node_capacity_left(const inv_engine *e, uint32_t n, uint64_t day);
 /* Count one order against node `n` on `day`; false when it is at capacity. */
 bool node_capacity_take(inv_engine *e, uint32_t n, uint64_t day);
@@ -89,10 +90,13 @@ typedef struct sku_rec {
     _Atomic uint32_t cell_count;  /* cells in the list */
     _Atomic uint32_t limit;       /* per-customer purchase limit; 0 = none */
     _Atomic uint32_t published;   /* 1 once name is valid */
-    /* Sold-out word: (version << 1) | sold_out_bit. Every availability increase bumps
-     * the version and clears the bit; a reserve that scanned every cell and found
-     * nothing sets the bit only if the version it read before scanning is unchanged. */
-    _Atomic uint64_t soldout_word;
+    /* Sold-out flag, so that a sold-out SKU answers with one read of a line that is
+     * shared, not bounced (DESIGN.md §3). Protocol (all seq_cst): a reserve that found
+     * no available unit in any cell sets the flag, then re-reads every cell and clears
+     * it if any has stock; whoever raises a cell's availability re-reads the flag
+     * afterwards and clears it. Either the re-read sees the new stock or the raiser sees
+     * the flag, so the flag never stays set over available stock. */
+    _Atomic uint32_t sold_out;
     uint64_t name_hash;
     uint8_t name_len;
     char name[INV_ID_LEN_MAX + 1];
@@ -102,14 +106,20 @@ typedef struct sku_rec {
 int sku_intern(inv_engine *e, const char *name, size_t len, uint32_t *out_sku);
 /* Find only. @return 0 or -ENOENT. */
 int sku_lookup(const inv_engine *e, const char *name, size_t len, uint32_t *out_sku);
-/* Availability of some cell of `sku` went up: invalidate the sold-out bit. */
+/* Availability of some cell of `sku` went up (call after the cell changed). */
 void sku_stock_increased(inv_engine *e, uint32_t sku);
+/* Every cell of `sku` was seen with nothing available: raise the sold-out flag (and
+ * lower it again if a re-check finds stock). */
+void sku_mark_sold_out(inv_engine *e, uint32_t sku);
+static inline bool sku_is_sold_out(const inv_engine *e, uint32_t sku);
 
 /* ------------------------------------------------------------------------------------
  * Stock cells (stock.c).
  * ------------------------------------------------------------------------------------ */
 typedef struct stock_cell {
-    _Atomic uint64_t word;        /* low 32 bits on_hand, high 32 bits reserved */
+    /* low 32 bits: on_hand (signed: a commit after a set_to below reserved can take it
+     * below 0, showing units promised but not on the shelf); high 32 bits: reserved. */
+    _Atomic uint64_t word;
     _Atomic int32_t safety;
     uint32_t node;
     uint32_t sku;
@@ -118,10 +128,10 @@ typedef struct stock_cell {
 
 _Static_assert(sizeof(stock_cell) == 24, "a stock cell is 24 bytes (DESIGN.md §9)");
 
-static inline uint32_t stock_word_on_hand(uint64_t w) { return (uint32_t)w; }
+static inline int32_t stock_word_on_hand(uint64_t w) { return (int32_t)(uint32_t)w; }
 static inline uint32_t stock_word_reserved(uint64_t w) { return (uint32_t)(w >> 32); }
-static inline uint64_t stock_word(uint32_t on_hand, uint32_t reserved) {
-    return ((uint64_t)reserved << 32) | on_hand;
+static inline uint64_t stock_word(int32_t on_hand, uint32_t reserved) {
+    return ((uint64_t)reserved << 32) | (uint32_t)on_hand;
 }
 /* available = on_hand − reserved − safety, read with one load of the word. */
 static inline int64_t stock_cell_available(const stock_cell *c) {
@@ -130,6 +140,8 @@ static inline int64_t stock_cell_available(const stock_cell *c) {
     return (int64_t)stock_word_on_hand(w) - (int64_t)stock_word_reserved(w) - safety;
 }
 
+int stock_open(inv_engine *e);
+void stock_close(inv_engine *e);
 /* Find the cell of (sku, node): its index or INV_NONE. */
 uint32_t stock_find(const inv_engine *e, uint32_t sku, uint32_t node);
 /* Find or create. @return 0, -ENOSPC (cell table full). */
@@ -217,14 +229,20 @@ static inline sku_rec *sku_at(const inv_engine *e, uint32_t sku) {
     assert(sku < e->cfg.skus_max);
     return &e->skus[sku];
 }
+static inline bool sku_is_sold_out(const inv_engine *e, uint32_t sku) {
+    return atomic_load_explicit(&sku_at(e, sku)->sold_out, memory_order_relaxed) != 0;
+}
 
 /* Catalog (catalog.c). */
 int catalog_open(inv_engine *e);
 void catalog_close(inv_engine *e);
-/* Rebuild and publish the geo snapshot if nodes changed (catalog owner). */
-void catalog_publish_if_dirty(inv_engine *e);
+/* Rebuild and publish the geo snapshot if nodes changed (catalog owner). `direct`:
+ * no shard thread runs, so the old snapshot is freed at once; else it is retired. */
+void catalog_publish_if_dirty(inv_engine *e, bool direct);
 /* Free retired snapshots every shard has moved past (catalog owner). */
 void catalog_reclaim(inv_engine *e);
+/* A shard's quiescent point: it holds no snapshot pointer now (shard.c). */
+uint64_t shard_seen_epoch(const struct inv_shard *s);
 /* Current snapshot for routing; valid until the calling shard's next quiescent point. */
 static inline const struct geo_snapshot *catalog_geo(const inv_engine *e) {
     return atomic_load_explicit(&((inv_engine *)e)->geo, memory_order_acquire);

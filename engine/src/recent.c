@@ -1,0 +1,118 @@
+/*
+ * recent.c — FIFO window set (see recent.h).
+ *
+ * Invariants: every live ring entry has exactly one index slot pointing at it; the
+ * index is at most half full (capacity ≤ slots / 2), so probes stay short and an empty
+ * slot always ends a probe.
+ */
+#include "recent.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdlib.h>
+
+#define RECENT_EMPTY UINT32_MAX
+
+static uint32_t pow2_at_least(uint64_t n) {
+    uint64_t p = 1;
+    while (p < n && p < (1ull << 31)) p <<= 1;
+    return (uint32_t)p;
+}
+
+int recent_open(recent_set *r, uint32_t capacity) {
+    assert(r != NULL);
+    assert(capacity > 0);
+    r->capacity = capacity;
+    r->head = r->tail = 0;
+    r->dropped_early = 0;
+    uint32_t slots = pow2_at_least((uint64_t)capacity * 2);
+    r->index_mask = slots - 1;
+    r->ring = calloc(capacity, sizeof *r->ring);
+    r->index = malloc((size_t)slots * sizeof *r->index);
+    if (r->ring == NULL || r->index == NULL) {
+        recent_close(r);
+        return -ENOMEM;
+    }
+    for (uint32_t i = 0; i < slots; i++) r->index[i] = RECENT_EMPTY;
+    return 0;
+}
+
+void recent_close(recent_set *r) {
+    free(r->ring);
+    free(r->index);
+    r->ring = NULL;
+    r->index = NULL;
+}
+
+recent_entry *recent_find(const recent_set *r, uint64_t key1, uint64_t key2) {
+    uint32_t slot = (uint32_t)key1 & r->index_mask;
+    for (uint32_t probes = 0; probes <= r->index_mask; probes++) {
+        uint32_t at = r->index[slot];
+        if (at == RECENT_EMPTY) return NULL;
+        recent_entry *en = &r->ring[at];
+        if (en->key1 == key1 && en->key2 == key2) return en;
+        slot = (slot + 1) & r->index_mask;
+    }
+    return NULL;
+}
+
+/* Remove the index slot that points at ring position `at` (backward-shift delete). */
+static void index_remove(recent_set *r, uint32_t at) {
+    uint32_t slot = (uint32_t)r->ring[at].key1 & r->index_mask;
+    uint32_t probes = 0;
+    while (r->index[slot] != at) {
+        assert(r->index[slot] != RECENT_EMPTY);
+        slot = (slot + 1) & r->index_mask;
+        assert(++probes <= r->index_mask);
+    }
+    uint32_t hole = slot;
+    for (probes = 0; probes <= r->index_mask; probes++) {
+        slot = (slot + 1) & r->index_mask;
+        uint32_t moved = r->index[slot];
+        if (moved == RECENT_EMPTY) break;
+        uint32_t home = (uint32_t)r->ring[moved].key1 & r->index_mask;
+        /* The entry at `slot` may fill the hole if its home is not in (hole, slot]. */
+        bool stays = hole <= slot ? (home > hole && home <= slot)
+                                  : (home > hole || home <= slot);
+        if (stays) continue;
+        r->index[hole] = moved;
+        hole = slot;
+    }
+    r->index[hole] = RECENT_EMPTY;
+}
+
+static void pop_oldest(recent_set *r) {
+    assert(r->tail > r->head);
+    index_remove(r, (uint32_t)(r->head % r->capacity));
+    r->head++;
+}
+
+recent_entry *recent_add(recent_set *r, uint64_t key1, uint64_t key2, uint64_t at_ms) {
+    assert(recent_find(r, key1, key2) == NULL);
+    if (r->tail - r->head == r->capacity) {
+        pop_oldest(r);
+        r->dropped_early++;
+    }
+    uint32_t at = (uint32_t)(r->tail % r->capacity);
+    recent_entry *en = &r->ring[at];
+    en->key1 = key1;
+    en->key2 = key2;
+    en->at_ms = at_ms;
+    en->content_hash = 0;
+    en->value = 0;
+    uint32_t slot = (uint32_t)key1 & r->index_mask;
+    while (r->index[slot] != RECENT_EMPTY) slot = (slot + 1) & r->index_mask;
+    r->index[slot] = at;
+    r->tail++;
+    return en;
+}
+
+uint32_t recent_expire(recent_set *r, uint64_t cutoff_ms, uint32_t max) {
+    uint32_t n = 0;
+    while (n < max && r->tail > r->head &&
+           r->ring[r->head % r->capacity].at_ms <= cutoff_ms) {
+        pop_oldest(r);
+        n++;
+    }
+    return n;
+}

@@ -1,0 +1,685 @@
+/*
+ * resv.c — reservations: the life of an order on its owner shard.
+ *
+ * State diagram (the function that makes each transition):
+ *
+ *        resv_reserve            resv_commit
+ *   (none) ───────────▶ HELD ─────────────────▶ COMMITTED ─┐
+ *                        │  resv_release                    │
+ *                        ├─────────────────▶ RELEASED ──────┼─▶ tombstone ─▶ (dropped
+ *                        │  resv_expire_due / a late commit │    after the idempotency
+ *                        └─────────────────▶ EXPIRED ───────┘    window: recent.c)
+ *
+ * Only the owner shard (hash(order_id) mod N) runs these, so a reservation has a
+ * single writer and needs no lock. Live (HELD) records sit in a per-shard arena of
+ * 32-byte units sized at start-up, found through an open-addressing index and linked
+ * into the shard's timer wheel by their expiry. A finished reservation gives its units
+ * back, frees its record and leaves a 40-byte tombstone (keyed by two hashes of the
+ * order id) that still answers retries with the final state.
+ *
+ * Reserve, step by step: validate and resolve SKUs (nothing changes before this
+ * passes) → existing record or tombstone answers a retry → sold-out fast path (one
+ * read of each SKU's flag) → purchase limits (atomic counters) → plan (route.c) and
+ * take each planned (sku, node, qty) with one CAS, re-planning if a race was lost and
+ * rolling back what was taken → count node capacity → record, index, timer.
+ * Every failure after a side effect undoes that effect, in reverse order.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shard_int.h"
+
+#define SEED_ORDER 0x6f72646572ull
+#define SEED_ORDER2 0x4f524445523200ull
+#define SEED_CUSTOMER 0x63757374ull
+#define ALLOC_LIMIT_COUNTED 0x80000000u /* alloc qty flag: counted toward a limit */
+
+typedef struct resv_alloc {
+    uint32_t sku, node;
+    uint32_t qty_flags; /* qty | ALLOC_LIMIT_COUNTED */
+} resv_alloc;
+
+typedef struct resv_rec {
+    timer_link link;      /* expires_at_ms = link.due_ms */
+    uint64_t key_hash;
+    uint64_t content_hash;
+    float cost;
+    uint16_t created_day; /* business day mod 2^16, for capacity give-back */
+    uint8_t units;        /* size class */
+    uint8_t id_len, customer_len, alloc_count, parcels;
+    uint8_t pad_;
+    char data[];          /* order_id, customer_id, pad to 4, resv_alloc[alloc_count] */
+} resv_rec;
+
+_Static_assert(offsetof(resv_rec, data) <= 48, "record header stays small");
+_Static_assert(offsetof(resv_rec, data) % 4 == 0, "allocation entries stay aligned");
+_Static_assert(offsetof(resv_rec, data) + 2 * INV_ID_LEN_MAX + 4 +
+                       INV_ALLOC_MAX * sizeof(resv_alloc) <=
+                   RESV_CLASSES * RESV_UNIT_BYTES,
+               "the largest record fits the largest size class");
+
+/* Resolved, validated reserve input. */
+typedef struct reserve_input {
+    size_t id_len, customer_len;
+    uint32_t sku[INV_LINES_MAX];
+    uint32_t pickup_node;
+    uint64_t key_hash, content_hash, customer_hash;
+} reserve_input;
+
+/* ====================================================================================
+ * Arena and index
+ * ==================================================================================== */
+
+static inline resv_rec *rec_at(const inv_shard *s, uint32_t h) {
+    assert(h < s->arena.units_total);
+    return (resv_rec *)(s->arena.base + (uint64_t)h * RESV_UNIT_BYTES);
+}
+
+static size_t rec_bytes(size_t id_len, size_t customer_len, uint32_t allocs) {
+    assert(id_len <= INV_ID_LEN_MAX && customer_len <= INV_ID_LEN_MAX);
+    size_t strings = (id_len + customer_len + 3u) & ~(size_t)3u;
+    return offsetof(resv_rec, data) + strings + allocs * sizeof(resv_alloc);
+}
+
+static inline resv_alloc *rec_allocs(resv_rec *r) {
+    size_t strings = ((size_t)r->id_len + r->customer_len + 3u) & ~(size_t)3u;
+    return (resv_alloc *)(void *)(r->data + strings);
+}
+
+static uint32_t arena_alloc(resv_arena *a, uint32_t units) {
+    assert(units >= 1 && units <= RESV_CLASSES);
+    uint32_t h = a->free_head[units];
+    if (h != INV_NONE) {
+        timer_link *l = (timer_link *)(a->base + (uint64_t)h * RESV_UNIT_BYTES);
+        a->free_head[units] = l->next;
+    } else {
+        if (a->units_total - a->bump < units) return INV_NONE;
+        h = a->bump;
+        a->bump += units;
+    }
+    a->bytes_in_use += (uint64_t)units * RESV_UNIT_BYTES;
+    return h;
+}
+
+static void arena_free(resv_arena *a, uint32_t h, uint32_t units) {
+    timer_link *l = (timer_link *)(a->base + (uint64_t)h * RESV_UNIT_BYTES);
+    l->next = a->free_head[units];
+    a->free_head[units] = h;
+    assert(a->bytes_in_use >= (uint64_t)units * RESV_UNIT_BYTES);
+    a->bytes_in_use -= (uint64_t)units * RESV_UNIT_BYTES;
+}
+
+static uint32_t index_find(const inv_shard *s, uint64_t key, const char *id, size_t len) {
+    uint32_t slot = (uint32_t)key & s->resv_index_mask;
+    for (uint32_t probes = 0; probes <= s->resv_index_mask; probes++) {
+        uint32_t h = s->resv_index[slot];
+        if (h == INV_NONE) return INV_NONE;
+        const resv_rec *r = rec_at(s, h);
+        if (r->key_hash == key && r->id_len == len && memcmp(r->data, id, len) == 0) return h;
+        slot = (slot + 1) & s->resv_index_mask;
+    }
+    return INV_NONE;
+}
+
+static void index_insert(inv_shard *s, uint32_t h) {
+    uint32_t slot = (uint32_t)rec_at(s, h)->key_hash & s->resv_index_mask;
+    while (s->resv_index[slot] != INV_NONE) slot = (slot + 1) & s->resv_index_mask;
+    s->resv_index[slot] = h;
+}
+
+static void index_remove(inv_shard *s, uint32_t h) {
+    uint32_t mask = s->resv_index_mask;
+    uint32_t slot = (uint32_t)rec_at(s, h)->key_hash & mask;
+    for (uint32_t probes = 0; s->resv_index[slot] != h; probes++) {
+        assert(probes <= mask);
+        slot = (slot + 1) & mask;
+    }
+    uint32_t hole = slot;
+    for (uint32_t probes = 0; probes <= mask; probes++) { /* backward-shift delete */
+        slot = (slot + 1) & mask;
+        uint32_t moved = s->resv_index[slot];
+        if (moved == INV_NONE) break;
+        uint32_t home = (uint32_t)rec_at(s, moved)->key_hash & mask;
+        bool stays = hole <= slot ? (home > hole && home <= slot)
+                                  : (home > hole || home <= slot);
+        if (stays) continue;
+        s->resv_index[hole] = moved;
+        hole = slot;
+    }
+    s->resv_index[hole] = INV_NONE;
+}
+
+static uint32_t pow2_at_least(uint64_t n) {
+    uint64_t p = 1;
+    while (p < n && p < (1ull << 31)) p <<= 1;
+    return (uint32_t)p;
+}
+
+int resv_shard_open(inv_shard *s) {
+    const inv_engine_config *c = &s->e->cfg;
+    /* 4 units (128 bytes) per live reservation on average: an order of 1–5 lines
+     * with 20-byte ids. Larger orders simply use more of the same arena. */
+    uint64_t units = (uint64_t)c->reservations_per_shard_max * 4u;
+    if (units >= INV_NONE) return -EINVAL;
+    s->arena.units_total = (uint32_t)units;
+    s->arena.base = aligned_alloc(INV_CACHE_LINE, (size_t)units * RESV_UNIT_BYTES);
+    s->resv_index_mask = pow2_at_least((uint64_t)c->reservations_per_shard_max * 2) - 1;
+    s->resv_index = malloc(((size_t)s->resv_index_mask + 1) * sizeof(uint32_t));
+    if (s->arena.base == NULL || s->resv_index == NULL) return -ENOMEM;
+    for (uint32_t i = 0; i <= RESV_CLASSES; i++) s->arena.free_head[i] = INV_NONE;
+    memset(s->resv_index, 0xff, ((size_t)s->resv_index_mask + 1) * sizeof(uint32_t));
+    timer_init(&s->timers, s->arena.base, RESV_UNIT_BYTES, engine_now_ms(s->e));
+    if (recent_open(&s->tombstones, c->tombstones_per_shard_max) != 0) return -ENOMEM;
+    if (recent_open(&s->refs, c->refs_per_shard_max) != 0) return -ENOMEM;
+    return 0;
+}
+
+void resv_shard_close(inv_shard *s) {
+    free(s->arena.base);
+    free(s->resv_index);
+    recent_close(&s->tombstones);
+    recent_close(&s->refs);
+}
+
+size_t inv_engine_bytes_per_reservation_typical(uint32_t alloc_count, uint32_t order_id_len,
+                                                uint32_t customer_id_len) {
+    size_t units = (rec_bytes(order_id_len, customer_id_len, alloc_count) +
+                    RESV_UNIT_BYTES - 1) / RESV_UNIT_BYTES;
+    return units * RESV_UNIT_BYTES + 2 * sizeof(uint32_t); /* + index at ≤ 50 % load */
+}
+
+/* ====================================================================================
+ * Views and tombstones
+ * ==================================================================================== */
+
+static void view_from_rec(inv_shard *s, resv_rec *r, inv_resv_state state,
+                          inv_reservation_view *v) {
+    v->state = state;
+    v->is_tombstone = false;
+    v->expires_at_ms = r->link.due_ms;
+    v->parcels = r->parcels;
+    v->alloc_count = r->alloc_count;
+    v->cost = r->cost;
+    v->alternative_count = 0;
+    const resv_alloc *al = rec_allocs(r);
+    for (uint32_t i = 0; i < r->alloc_count; i++) {
+        v->alloc[i].sku = al[i].sku;
+        v->alloc[i].node = al[i].node;
+        v->alloc[i].qty = al[i].qty_flags & ~ALLOC_LIMIT_COUNTED;
+    }
+    (void)s;
+}
+
+static void view_from_tombstone(const recent_entry *t, inv_reservation_view *v) {
+    v->state = (inv_resv_state)t->value;
+    v->is_tombstone = true;
+    v->expires_at_ms = 0;
+    v->parcels = 0;
+    v->alloc_count = 0;
+    v->cost = 0;
+    v->alternative_count = 0;
+}
+
+/* Finish a HELD reservation: move its units, free the record, leave a tombstone.
+ * `from_timer`: the wheel already unlinked it. */
+static void resv_finish(inv_shard *s, uint32_t h, inv_resv_state state, bool from_timer) {
+    inv_engine *e = s->e;
+    resv_rec *r = rec_at(s, h);
+    assert(state != INV_RESV_HELD);
+    const resv_alloc *al = rec_allocs(r);
+    uint64_t customer = 0;
+    if (state != INV_RESV_COMMITTED)
+        customer = inv_hash64(r->data + r->id_len, r->customer_len, SEED_CUSTOMER);
+    for (uint32_t i = 0; i < r->alloc_count; i++) {
+        uint32_t qty = al[i].qty_flags & ~ALLOC_LIMIT_COUNTED;
+        uint32_t c = stock_find(e, al[i].sku, al[i].node);
+        assert(c != INV_NONE);
+        if (state == INV_RESV_COMMITTED) {
+            stock_commit(e, c, qty);
+            continue;
+        }
+        stock_untake(e, c, qty);
+        if (al[i].qty_flags & ALLOC_LIMIT_COUNTED) limit_give(e, customer, al[i].sku, qty);
+        if (i == 0 || al[i].node != al[i - 1].node) {
+            uint64_t day = inv_day_of(s->now_ms);
+            if ((uint16_t)day == r->created_day) node_capacity_give(e, al[i].node, day);
+        }
+    }
+    if (!from_timer) timer_remove(&s->timers, h);
+    index_remove(s, h);
+    uint64_t key2 = inv_hash64(r->data, r->id_len, SEED_ORDER2);
+    recent_entry *t = recent_add(&s->tombstones, r->key_hash, key2, s->now_ms);
+    t->content_hash = r->content_hash;
+    t->value = state;
+    arena_free(&s->arena, h, r->units);
+    s->resv_live--;
+}
+
+/* ====================================================================================
+ * Reserve
+ * ==================================================================================== */
+
+static bool point_ok(double lat, double lon) {
+    return isfinite(lat) && isfinite(lon) && fabs(lat) <= 90.0 && fabs(lon) <= 180.0;
+}
+
+static bool reserve_check_shape(inv_op *op, reserve_input *in) {
+    const inv_reserve_args *a = &op->in.reserve;
+    if (!id_check(op, "order_id", a->order_id, &in->id_len)) return false;
+    if (!id_check(op, "customer_id", a->customer_id, &in->customer_len)) return false;
+    if (a->line_count == 0 || a->line_count > INV_LINES_MAX || a->lines == NULL)
+        return op_fail(op, INV_INVALID_ARGUMENT, "an order has 1..%u lines", INV_LINES_MAX),
+               false;
+    if (a->ttl_ms == 0 || a->ttl_ms > INV_TTL_MS_MAX)
+        return op_fail(op, INV_INVALID_ARGUMENT, "ttl_ms must be 1..%llu",
+                       (unsigned long long)INV_TTL_MS_MAX), false;
+    if ((unsigned)a->policy > INV_ROUTE_PICKUP)
+        return op_fail(op, INV_INVALID_ARGUMENT, "routing policy %d is unknown",
+                       (int)a->policy), false;
+    if (!isfinite(a->max_distance_km) || a->max_distance_km < 0)
+        return op_fail(op, INV_INVALID_ARGUMENT, "max_distance_km must be ≥ 0"), false;
+    if (a->policy != INV_ROUTE_PICKUP && !a->dest.has_point)
+        return op_fail(op, INV_INVALID_ARGUMENT, "a shipped order needs a destination point"),
+               false;
+    if (a->dest.has_point && !point_ok(a->dest.lat, a->dest.lon))
+        return op_fail(op, INV_INVALID_ARGUMENT, "destination must be finite WGS84 degrees"),
+               false;
+    for (uint32_t i = 0; i < a->line_count; i++) {
+        size_t len = 0;
+        if (!id_check(op, "sku", a->lines[i].sku, &len)) return false;
+        if (a->lines[i].qty == 0 || a->lines[i].qty > INV_QTY_MAX)
+            return op_fail(op, INV_INVALID_ARGUMENT, "line %u: qty must be 1..%u", i,
+                           INV_QTY_MAX), false;
+    }
+    return true;
+}
+
+static bool reserve_resolve(inv_shard *s, inv_op *op, reserve_input *in) {
+    const inv_reserve_args *a = &op->in.reserve;
+    for (uint32_t i = 0; i < a->line_count; i++) {
+        const char *sku = a->lines[i].sku;
+        if (sku_lookup(s->e, sku, strlen(sku), &in->sku[i]) != 0)
+            return op_fail(op, INV_NOT_FOUND, "line %u: unknown sku '%s'", i, sku), false;
+        for (uint32_t j = 0; j < i; j++) {
+            if (in->sku[j] == in->sku[i])
+                return op_fail(op, INV_INVALID_ARGUMENT, "sku '%s' appears in lines %u and %u",
+                               sku, j, i), false;
+        }
+    }
+    in->pickup_node = INV_NONE;
+    if (a->policy == INV_ROUTE_PICKUP) {
+        size_t len = 0;
+        if (!id_check(op, "pickup_node_id", a->dest.pickup_node_id, &len)) return false;
+        if (node_lookup(s->e, a->dest.pickup_node_id, len, &in->pickup_node) != 0)
+            return op_fail(op, INV_NOT_FOUND, "unknown pickup node '%s'",
+                           a->dest.pickup_node_id), false;
+    }
+    return true;
+}
+
+static uint64_t content_hash_of(const inv_reserve_args *a, const reserve_input *in) {
+    uint64_t h = inv_hash64(a->customer_id, in->customer_len, 0x636f6e74ull);
+    uint64_t lat_bits = 0, lon_bits = 0, dist_bits = 0;
+    if (a->dest.has_point) {
+        memcpy(&lat_bits, &a->dest.lat, sizeof lat_bits);
+        memcpy(&lon_bits, &a->dest.lon, sizeof lon_bits);
+    }
+    memcpy(&dist_bits, &a->max_distance_km, sizeof dist_bits);
+    h = inv_mix64(h ^ lat_bits) + lon_bits;
+    h = inv_mix64(h ^ dist_bits) + in->pickup_node;
+    h = inv_mix64(h ^ a->ttl_ms) + ((uint64_t)a->policy << 32 | a->max_parcels);
+    for (uint32_t i = 0; i < a->line_count; i++)
+        h = inv_mix64(h ^ (((uint64_t)in->sku[i] << 32) | a->lines[i].qty));
+    return inv_mix64(h);
+}
+
+/* A retry: answer from the live record or the tombstone. true if answered. */
+static bool reserve_answer_retry(inv_shard *s, inv_op *op, const reserve_input *in) {
+    const char *id = op->in.reserve.order_id;
+    uint32_t h = index_find(s, in->key_hash, id, in->id_len);
+    if (h != INV_NONE) {
+        resv_rec *r = rec_at(s, h);
+        if (r->content_hash != in->content_hash) {
+            op_fail(op, INV_CONFLICT, "order '%s' exists with different content", id);
+            return true;
+        }
+        op_ok(op);
+        view_from_rec(s, r, INV_RESV_HELD, &op->out.reservation);
+        return true;
+    }
+    uint64_t key2 = inv_hash64(id, in->id_len, SEED_ORDER2);
+    const recent_entry *t = recent_find(&s->tombstones, in->key_hash, key2);
+    if (t == NULL) return false;
+    if (t->content_hash != in->content_hash) {
+        op_fail(op, INV_CONFLICT, "order '%s' existed with different content", id);
+        return true;
+    }
+    op_ok(op);
+    view_from_tombstone(t, &op->out.reservation);
+    return true;
+}
+
+/* Sold-out fast path: one shared read per line. true if the order was answered. */
+static bool reserve_sold_out(inv_shard *s, inv_op *op, const reserve_input *in) {
+    const inv_reserve_args *a = &op->in.reserve;
+    bool any = false;
+    for (uint32_t i = 0; i < a->line_count; i++) any |= sku_is_sold_out(s->e, in->sku[i]);
+    if (!any) return false;
+    inv_reservation_view *v = &op->out.reservation;
+    for (uint32_t i = 0; i < a->line_count; i++)
+        v->shortfall[i] = sku_is_sold_out(s->e, in->sku[i]) ? a->lines[i].qty : 0;
+    v->alloc_count = 0;
+    v->alternative_count = 0;
+    op->status = INV_INSUFFICIENT_STOCK;
+    memcpy(op->message, "sold out", sizeof "sold out");
+    atomic_fetch_add_explicit(&s->stats.sold_out_fast_path, 1, memory_order_relaxed);
+    return true;
+}
+
+/* Count limited lines against the customer's limits; on failure undo and answer. */
+static bool reserve_limits_take(inv_shard *s, inv_op *op, const reserve_input *in,
+                                bool counted[INV_LINES_MAX]) {
+    const inv_reserve_args *a = &op->in.reserve;
+    for (uint32_t i = 0; i < a->line_count; i++) {
+        uint32_t limit = atomic_load_explicit(&sku_at(s->e, in->sku[i])->limit,
+                                              memory_order_relaxed);
+        counted[i] = false;
+        if (limit == 0) continue;
+        int rc = limit_take(s->e, in->customer_hash, in->sku[i], a->lines[i].qty, limit);
+        if (rc == 0) {
+            counted[i] = true;
+            continue;
+        }
+        for (uint32_t j = 0; j < i; j++)
+            if (counted[j]) limit_give(s->e, in->customer_hash, in->sku[j], a->lines[j].qty);
+        if (rc == -EDQUOT)
+            op_fail(op, INV_LIMIT_EXCEEDED, "line %u: customer may hold at most %u of '%s'", i,
+                    limit, a->lines[i].sku);
+        else
+            op_fail(op, INV_RESOURCE_EXHAUSTED, "purchase-limit counter table full");
+        return false;
+    }
+    return true;
+}
+
+static void reserve_limits_give(inv_shard *s, const inv_reserve_args *a,
+                                const reserve_input *in, const bool counted[INV_LINES_MAX]) {
+    for (uint32_t i = 0; i < a->line_count; i++)
+        if (counted[i]) limit_give(s->e, in->customer_hash, in->sku[i], a->lines[i].qty);
+}
+
+/* Undo the first `taken` entries of the plan and the capacity of `nodes_counted`. */
+static void plan_untake(inv_shard *s, const route_plan *p, uint32_t taken,
+                        uint32_t nodes_counted, uint64_t day) {
+    for (uint32_t i = 0; i < taken; i++)
+        stock_untake(s->e, stock_find(s->e, p->alloc[i].sku, p->alloc[i].node), p->alloc[i].qty);
+    for (uint32_t i = 0; i < nodes_counted; i++)
+        node_capacity_give(s->e, p->parcel_nodes[i], day);
+}
+
+/* Take every planned entry and count each parcel node; all or nothing. */
+static bool plan_take(inv_shard *s, const route_plan *p, uint64_t day) {
+    for (uint32_t i = 0; i < p->alloc_count; i++) {
+        uint32_t c = stock_find(s->e, p->alloc[i].sku, p->alloc[i].node);
+        assert(c != INV_NONE);
+        if (!stock_take(s->e, c, p->alloc[i].qty)) {
+            plan_untake(s, p, i, 0, day);
+            return false;
+        }
+    }
+    for (uint32_t i = 0; i < p->parcels; i++) {
+        if (!node_capacity_take(s->e, p->parcel_nodes[i], day)) {
+            plan_untake(s, p, p->alloc_count, i, day);
+            return false;
+        }
+    }
+    return true;
+}
+
+static void route_request_fill(inv_shard *s, const inv_reserve_args *a,
+                               const reserve_input *in, const struct geo_snapshot *g,
+                               route_request *rq) {
+    rq->policy = a->policy;
+    rq->has_point = a->dest.has_point;
+    rq->lat = a->dest.lat;
+    rq->lon = a->dest.lon;
+    rq->pickup_node = in->pickup_node;
+    if (a->policy == INV_ROUTE_PICKUP)
+        rq->has_point = geo_node_point(g, in->pickup_node, &rq->lat, &rq->lon);
+    uint32_t parcels = a->max_parcels == 0 ? INV_PARCELS_DEFAULT : a->max_parcels;
+    if (parcels > INV_PARCELS_MAX) parcels = INV_PARCELS_MAX;
+    if (a->policy == INV_ROUTE_SINGLE_NODE_ONLY || a->policy == INV_ROUTE_PICKUP) parcels = 1;
+    rq->max_parcels = parcels;
+    rq->max_distance_km = a->max_distance_km;
+    rq->day = inv_day_of(s->now_ms);
+    rq->line_count = a->line_count;
+    for (uint32_t i = 0; i < a->line_count; i++) {
+        rq->sku[i] = in->sku[i];
+        rq->qty[i] = a->lines[i].qty;
+    }
+}
+
+/* Plan and take, re-planning after a lost race. Fills op on failure. */
+static bool reserve_route_and_take(inv_shard *s, inv_op *op, const reserve_input *in) {
+    const inv_reserve_args *a = &op->in.reserve;
+    const struct geo_snapshot *g = catalog_geo(s->e);
+    route_plan *p = &s->plan;
+    route_request rq;
+    route_request_fill(s, a, in, g, &rq);
+    for (uint32_t attempt = 0; attempt < INV_RESERVE_ATTEMPTS_MAX; attempt++) {
+        route_plan_make(s->e, g, s->route, &rq, p);
+        if (p->status != INV_OK) break;
+        if (plan_take(s, p, rq.day)) return true;
+        p->status = INV_INSUFFICIENT_STOCK; /* lost every race: report as short */
+        p->reason = "stock taken by concurrent orders";
+    }
+    inv_reservation_view *v = &op->out.reservation;
+    v->alloc_count = 0;
+    v->alternative_count = p->alternative_count;
+    memcpy(v->alternatives, p->alternatives, sizeof v->alternatives);
+    for (uint32_t i = 0; i < a->line_count; i++) {
+        v->shortfall[i] = p->status == INV_INSUFFICIENT_STOCK ? p->shortfall[i] : 0;
+        if (p->sku_exhausted[i]) sku_mark_sold_out(s->e, in->sku[i]);
+    }
+    op_fail(op, p->status, "%s", p->reason ? p->reason : "no route");
+    return false;
+}
+
+/* Store the taken plan as a HELD reservation. false: arena full (nothing stored). */
+static bool reserve_record(inv_shard *s, inv_op *op, const reserve_input *in,
+                           const bool counted[INV_LINES_MAX]) {
+    const inv_reserve_args *a = &op->in.reserve;
+    const route_plan *p = &s->plan;
+    size_t bytes = rec_bytes(in->id_len, in->customer_len, p->alloc_count);
+    uint32_t units = (uint32_t)((bytes + RESV_UNIT_BYTES - 1) / RESV_UNIT_BYTES);
+    uint32_t h = s->resv_live < s->e->cfg.reservations_per_shard_max
+                     ? arena_alloc(&s->arena, units) : INV_NONE;
+    if (h == INV_NONE) return false;
+    resv_rec *r = rec_at(s, h);
+    r->key_hash = in->key_hash;
+    r->content_hash = in->content_hash;
+    r->cost = (float)p->cost;
+    r->created_day = (uint16_t)inv_day_of(s->now_ms);
+    r->units = (uint8_t)units;
+    r->id_len = (uint8_t)in->id_len;
+    r->customer_len = (uint8_t)in->customer_len;
+    r->alloc_count = (uint8_t)p->alloc_count;
+    r->parcels = (uint8_t)p->parcels;
+    memcpy(r->data, a->order_id, in->id_len);
+    memcpy(r->data + in->id_len, a->customer_id, in->customer_len);
+    resv_alloc *al = rec_allocs(r);
+    for (uint32_t i = 0; i < p->alloc_count; i++) {
+        al[i].sku = p->alloc[i].sku;
+        al[i].node = p->alloc[i].node;
+        al[i].qty_flags = p->alloc[i].qty;
+    }
+    /* Limits were counted per line: mark one entry of each counted SKU with the
+     * line's whole qty so that release gives back exactly what was taken. */
+    for (uint32_t l = 0; l < a->line_count; l++) {
+        if (!counted[l]) continue;
+        uint32_t line_qty = a->lines[l].qty, left = line_qty;
+        for (uint32_t i = 0; i < p->alloc_count && left > 0; i++) {
+            if (al[i].sku != in->sku[l]) continue;
+            uint32_t q = al[i].qty_flags & ~ALLOC_LIMIT_COUNTED;
+            al[i].qty_flags |= ALLOC_LIMIT_COUNTED;
+            left -= q <= left ? q : left;
+        }
+    }
+    index_insert(s, h);
+    timer_add(&s->timers, h, s->now_ms + a->ttl_ms);
+    s->resv_live++;
+    op_ok(op);
+    view_from_rec(s, r, INV_RESV_HELD, &op->out.reservation);
+    return true;
+}
+
+void resv_reserve(inv_shard *s, inv_op *op) {
+    const inv_reserve_args *a = &op->in.reserve;
+    reserve_input in;
+    bool counted[INV_LINES_MAX];
+    if (!reserve_check_shape(op, &in) || !reserve_resolve(s, op, &in)) goto failed;
+    in.key_hash = inv_hash64(a->order_id, in.id_len, SEED_ORDER);
+    in.content_hash = content_hash_of(a, &in);
+    if (reserve_answer_retry(s, op, &in)) return;
+    if (reserve_sold_out(s, op, &in)) goto failed;
+    in.customer_hash = inv_hash64(a->customer_id, in.customer_len, SEED_CUSTOMER);
+    if (!reserve_limits_take(s, op, &in, counted)) goto failed;
+    if (!reserve_route_and_take(s, op, &in)) {
+        reserve_limits_give(s, a, &in, counted);
+        goto failed;
+    }
+    if (!reserve_record(s, op, &in, counted)) {
+        plan_untake(s, &s->plan, s->plan.alloc_count, s->plan.parcels,
+                    inv_day_of(s->now_ms));
+        reserve_limits_give(s, a, &in, counted);
+        op_fail(op, INV_RESOURCE_EXHAUSTED, "shard %u holds its maximum of live reservations",
+                s->index);
+        goto failed;
+    }
+    atomic_fetch_add_explicit(&s->stats.reserves_ok, 1, memory_order_relaxed);
+    return;
+failed:
+    atomic_fetch_add_explicit(&s->stats.reserves_failed, 1, memory_order_relaxed);
+    /* Unanswered fields of a failed reserve: no allocation. */
+    op->out.reservation.alloc_count = 0;
+    op->out.reservation.parcels = 0;
+}
+
+/* ====================================================================================
+ * Commit, release, extend, get
+ * ==================================================================================== */
+
+/* Find the order named in op (live handle, or its tombstone). false: answered. */
+static bool order_find(inv_shard *s, inv_op *op, const char *id, uint32_t *out_h,
+                       const recent_entry **out_t) {
+    size_t len = 0;
+    if (!id_check(op, "order_id", id, &len)) return false;
+    uint64_t key = inv_hash64(id, len, SEED_ORDER);
+    *out_h = index_find(s, key, id, len);
+    *out_t = NULL;
+    if (*out_h != INV_NONE) return true;
+    *out_t = recent_find(&s->tombstones, key, inv_hash64(id, len, SEED_ORDER2));
+    if (*out_t != NULL) return true;
+    op_fail(op, INV_NOT_FOUND, "no reservation '%s'", id);
+    return false;
+}
+
+/* A live record whose time has passed expires now (before the wheel gets to it). */
+static bool expire_if_due(inv_shard *s, inv_op *op, uint32_t h) {
+    resv_rec *r = rec_at(s, h);
+    if (r->link.due_ms > s->now_ms) return false;
+    view_from_rec(s, r, INV_RESV_EXPIRED, &op->out.reservation);
+    resv_finish(s, h, INV_RESV_EXPIRED, false);
+    atomic_fetch_add_explicit(&s->stats.expirations, 1, memory_order_relaxed);
+    op_fail(op, INV_EXPIRED, "reservation expired");
+    return true;
+}
+
+/* The answer of op `type` on a finished reservation in `state`. */
+static void answer_finished(inv_op *op, inv_op_type type, inv_resv_state state) {
+    static const inv_status by_state[INV_OP_GET_RESERVATION + 1][4] = {
+        /*                      HELD    COMMITTED              RELEASED              EXPIRED */
+        [INV_OP_COMMIT] = {INV_OK, INV_OK, INV_ALREADY_RELEASED, INV_EXPIRED},
+        [INV_OP_RELEASE] = {INV_OK, INV_ALREADY_COMMITTED, INV_OK, INV_OK},
+        [INV_OP_EXTEND] = {INV_OK, INV_ALREADY_COMMITTED, INV_ALREADY_RELEASED, INV_EXPIRED},
+        [INV_OP_GET_RESERVATION] = {INV_OK, INV_OK, INV_OK, INV_OK},
+    };
+    assert(type >= INV_OP_COMMIT && type <= INV_OP_GET_RESERVATION);
+    inv_status st = by_state[type][state];
+    if (st == INV_OK) {
+        op_ok(op);
+    } else {
+        op_fail(op, st, "reservation is %s", inv_resv_state_name(state));
+    }
+}
+
+static void order_finish_op(inv_shard *s, inv_op *op, inv_resv_state to) {
+    uint32_t h = INV_NONE;
+    const recent_entry *t = NULL;
+    if (!order_find(s, op, op->in.order.order_id, &h, &t)) return;
+    if (t != NULL) {
+        view_from_tombstone(t, &op->out.reservation);
+        answer_finished(op, op->type, (inv_resv_state)t->value);
+        return;
+    }
+    if (to == INV_RESV_COMMITTED && expire_if_due(s, op, h)) return;
+    view_from_rec(s, rec_at(s, h), to, &op->out.reservation);
+    resv_finish(s, h, to, false);
+    op_ok(op);
+    if (to == INV_RESV_COMMITTED)
+        atomic_fetch_add_explicit(&s->stats.commits, 1, memory_order_relaxed);
+    else
+        atomic_fetch_add_explicit(&s->stats.releases, 1, memory_order_relaxed);
+}
+
+void resv_commit(inv_shard *s, inv_op *op) { order_finish_op(s, op, INV_RESV_COMMITTED); }
+void resv_release(inv_shard *s, inv_op *op) { order_finish_op(s, op, INV_RESV_RELEASED); }
+
+void resv_extend(inv_shard *s, inv_op *op) {
+    uint64_t ttl = op->in.extend.ttl_ms;
+    if (ttl == 0 || ttl > INV_TTL_MS_MAX) {
+        op_fail(op, INV_INVALID_ARGUMENT, "ttl_ms must be 1..%llu",
+                (unsigned long long)INV_TTL_MS_MAX);
+        return;
+    }
+    uint32_t h = INV_NONE;
+    const recent_entry *t = NULL;
+    if (!order_find(s, op, op->in.extend.order_id, &h, &t)) return;
+    if (t != NULL) {
+        view_from_tombstone(t, &op->out.reservation);
+        answer_finished(op, INV_OP_EXTEND, (inv_resv_state)t->value);
+        return;
+    }
+    if (expire_if_due(s, op, h)) return;
+    timer_remove(&s->timers, h);
+    timer_add(&s->timers, h, s->now_ms + ttl);
+    op_ok(op);
+    view_from_rec(s, rec_at(s, h), INV_RESV_HELD, &op->out.reservation);
+}
+
+void resv_get(inv_shard *s, inv_op *op) {
+    uint32_t h = INV_NONE;
+    const recent_entry *t = NULL;
+    if (!order_find(s, op, op->in.order.order_id, &h, &t)) return;
+    op_ok(op);
+    if (t != NULL) {
+        view_from_tombstone(t, &op->out.reservation);
+        return;
+    }
+    view_from_rec(s, rec_at(s, h), INV_RESV_HELD, &op->out.reservation);
+}
+
+uint32_t resv_expire_due(inv_shard *s, uint32_t max) {
+    if (max > INV_EXPIRE_BATCH_MAX) max = INV_EXPIRE_BATCH_MAX;
+    uint32_t n = timer_collect(&s->timers, s->now_ms, s->expire_buf, max);
+    for (uint32_t i = 0; i < n; i++) resv_finish(s, s->expire_buf[i], INV_RESV_EXPIRED, true);
+    if (n > 0) atomic_fetch_add_explicit(&s->stats.expirations, n, memory_order_relaxed);
+    uint64_t window = s->e->cfg.idempotency_window_ms;
+    if (s->now_ms > window) {
+        recent_expire(&s->tombstones, s->now_ms - window, INV_EXPIRE_BATCH_MAX);
+        recent_expire(&s->refs, s->now_ms - window, INV_EXPIRE_BATCH_MAX);
+    }
+    return n;
+}

@@ -1,0 +1,95 @@
+/*
+ * shard_int.h — one shard's private state (private to engine/src).
+ *
+ * Everything here is touched by the shard's own thread only, except:
+ *   - the SPSC rings (one producer, one consumer each: see spsc_ring);
+ *   - seen_epoch, written by the shard, read by the catalog owner (QSBR);
+ *   - stats counters, written by the shard, read by anyone (relaxed).
+ * Each struct that another core touches sits on its own cache lines, so shards never
+ * share a written line by accident.
+ */
+#ifndef INV_SHARD_INT_H
+#define INV_SHARD_INT_H
+
+#include "engine_int.h"
+#include "recent.h"
+#include "route.h"
+#include "timer.h"
+
+/* ------------------------------------------------------------------------------------
+ * Lock-free single-producer / single-consumer ring of op pointers.
+ * ------------------------------------------------------------------------------------ */
+typedef struct spsc_ring {
+    _Alignas(INV_CACHE_LINE) _Atomic uint32_t head; /* consumer: next slot to read */
+    uint32_t tail_seen;                             /* consumer's cached tail */
+    _Alignas(INV_CACHE_LINE) _Atomic uint32_t tail; /* producer: next slot to write */
+    uint32_t head_seen;                             /* producer's cached head */
+    _Alignas(INV_CACHE_LINE) inv_op *slots[INV_RING_DEPTH];
+} spsc_ring;
+
+/* ------------------------------------------------------------------------------------
+ * Reservation arena: fixed memory carved into 32-byte units; a record takes 1..N units
+ * (its size class); freed records go to a free list per class. No malloc per request.
+ * ------------------------------------------------------------------------------------ */
+#define RESV_UNIT_BYTES 32u
+#define RESV_CLASSES 40u /* largest record: 40 units = 1280 bytes */
+
+typedef struct resv_arena {
+    unsigned char *base;
+    uint32_t units_total;
+    uint32_t bump;                      /* next never-used unit */
+    uint32_t free_head[RESV_CLASSES + 1];
+    uint64_t bytes_in_use;
+} resv_arena;
+
+typedef struct shard_stats {
+    _Atomic uint64_t reserves_ok, reserves_failed, sold_out_fast_path;
+    _Atomic uint64_t commits, releases, expirations;
+    _Atomic uint64_t live, tombstones, reservation_bytes, tombstones_dropped_early;
+} shard_stats;
+
+struct inv_shard {
+    inv_engine *e;
+    uint32_t index;
+    uint64_t now_ms;                    /* engine clock, read once per entry point */
+
+    _Alignas(INV_CACHE_LINE) _Atomic uint64_t seen_epoch;
+    _Alignas(INV_CACHE_LINE) shard_stats stats;
+
+    _Alignas(INV_CACHE_LINE) route_scratch *route;
+    route_plan plan;                    /* scratch for one reserve */
+    resv_arena arena;
+    uint32_t *resv_index;               /* open addressing: record handle or INV_NONE */
+    uint32_t resv_index_mask;
+    uint32_t resv_live;
+    timer_wheel timers;
+    recent_set tombstones;              /* finished reservations */
+    recent_set refs;                    /* applied Adjust/Return ref_ids */
+    uint32_t expire_buf[INV_EXPIRE_BATCH_MAX];
+
+    /* rings_in_req[j]: ops shard j forwards here; rings_in_rsp[j]: completions of ops
+     * this shard forwarded to shard j. */
+    spsc_ring **rings_in_req;
+    spsc_ring **rings_in_rsp;
+};
+
+/* resv.c */
+int resv_shard_open(inv_shard *s);
+void resv_shard_close(inv_shard *s);
+void resv_reserve(inv_shard *s, inv_op *op);
+void resv_commit(inv_shard *s, inv_op *op);
+void resv_release(inv_shard *s, inv_op *op);
+void resv_extend(inv_shard *s, inv_op *op);
+void resv_get(inv_shard *s, inv_op *op);
+/* Expire up to `max` due reservations and drop tombstones past the window.
+ * @return reservations expired. */
+uint32_t resv_expire_due(inv_shard *s, uint32_t max);
+
+/* shard.c */
+int shard_open(inv_engine *e, uint32_t index, inv_shard **out);
+void shard_close(inv_shard *s);
+int shard_rings_open(inv_engine *e);
+/* Run `op` on shard `s` (its owner) now. */
+void shard_execute(inv_shard *s, inv_op *op);
+
+#endif /* INV_SHARD_INT_H */
