@@ -37,7 +37,7 @@
 #define ALLOC_LIMIT_COUNTED 0x80000000u /* alloc qty flag: counted toward a limit */
 
 typedef struct resv_alloc {
-    uint32_t sku, node;
+    uint32_t cell;      /* the cell names its sku and node */
     uint32_t qty_flags; /* qty | ALLOC_LIMIT_COUNTED */
 } resv_alloc;
 
@@ -205,11 +205,11 @@ static void view_from_rec(inv_shard *s, resv_rec *r, inv_resv_state state,
     v->alternative_count = 0;
     const resv_alloc *al = rec_allocs(r);
     for (uint32_t i = 0; i < r->alloc_count; i++) {
-        v->alloc[i].sku = al[i].sku;
-        v->alloc[i].node = al[i].node;
+        const stock_cell *c = cell_at(s->e, al[i].cell);
+        v->alloc[i].sku = c->sku;
+        v->alloc[i].node = c->node;
         v->alloc[i].qty = al[i].qty_flags & ~ALLOC_LIMIT_COUNTED;
     }
-    (void)s;
 }
 
 static void view_from_tombstone(const recent_entry *t, inv_reservation_view *v) {
@@ -232,20 +232,21 @@ static void resv_finish(inv_shard *s, uint32_t h, inv_resv_state state, bool fro
     uint64_t customer = 0;
     if (state != INV_RESV_COMMITTED)
         customer = inv_hash64(r->data + r->id_len, r->customer_len, SEED_CUSTOMER);
+    uint64_t day = inv_day_of(s->now_ms);
+    uint32_t prev_node = INV_NONE;
     for (uint32_t i = 0; i < r->alloc_count; i++) {
         uint32_t qty = al[i].qty_flags & ~ALLOC_LIMIT_COUNTED;
-        uint32_t c = stock_find(e, al[i].sku, al[i].node);
-        assert(c != INV_NONE);
+        const stock_cell *c = cell_at(e, al[i].cell);
         if (state == INV_RESV_COMMITTED) {
-            stock_commit(e, c, qty);
+            stock_commit(e, al[i].cell, qty);
             continue;
         }
-        stock_untake(e, c, qty);
-        if (al[i].qty_flags & ALLOC_LIMIT_COUNTED) limit_give(e, customer, al[i].sku, qty);
-        if (i == 0 || al[i].node != al[i - 1].node) {
-            uint64_t day = inv_day_of(s->now_ms);
-            if ((uint16_t)day == r->created_day) node_capacity_give(e, al[i].node, day);
-        }
+        stock_untake(e, al[i].cell, qty);
+        if (al[i].qty_flags & ALLOC_LIMIT_COUNTED) limit_give(e, customer, c->sku, qty);
+        /* Entries of one node are adjacent: give its capacity back once. */
+        if (c->node != prev_node && (uint16_t)day == r->created_day)
+            node_capacity_give(e, c->node, day);
+        prev_node = c->node;
     }
     if (!from_timer) timer_remove(&s->timers, h);
     index_remove(s, h);
@@ -413,8 +414,7 @@ static void reserve_limits_give(inv_shard *s, const inv_reserve_args *a,
 /* Undo the first `taken` entries of the plan and the capacity of `nodes_counted`. */
 static void plan_untake(inv_shard *s, const route_plan *p, uint32_t taken,
                         uint32_t nodes_counted, uint64_t day) {
-    for (uint32_t i = 0; i < taken; i++)
-        stock_untake(s->e, stock_find(s->e, p->alloc[i].sku, p->alloc[i].node), p->alloc[i].qty);
+    for (uint32_t i = 0; i < taken; i++) stock_untake(s->e, s->plan_cells[i], p->alloc[i].qty);
     for (uint32_t i = 0; i < nodes_counted; i++)
         node_capacity_give(s->e, p->parcel_nodes[i], day);
 }
@@ -424,6 +424,7 @@ static bool plan_take(inv_shard *s, const route_plan *p, uint64_t day) {
     for (uint32_t i = 0; i < p->alloc_count; i++) {
         uint32_t c = stock_find(s->e, p->alloc[i].sku, p->alloc[i].node);
         assert(c != INV_NONE);
+        s->plan_cells[i] = c;
         if (!stock_take(s->e, c, p->alloc[i].qty)) {
             plan_untake(s, p, i, 0, day);
             return false;
@@ -511,8 +512,7 @@ static bool reserve_record(inv_shard *s, inv_op *op, const reserve_input *in,
     memcpy(r->data + in->id_len, a->customer_id, in->customer_len);
     resv_alloc *al = rec_allocs(r);
     for (uint32_t i = 0; i < p->alloc_count; i++) {
-        al[i].sku = p->alloc[i].sku;
-        al[i].node = p->alloc[i].node;
+        al[i].cell = s->plan_cells[i];
         al[i].qty_flags = p->alloc[i].qty;
     }
     /* Limits were counted per line: mark one entry of each counted SKU with the
@@ -521,7 +521,7 @@ static bool reserve_record(inv_shard *s, inv_op *op, const reserve_input *in,
         if (!counted[l]) continue;
         uint32_t line_qty = a->lines[l].qty, left = line_qty;
         for (uint32_t i = 0; i < p->alloc_count && left > 0; i++) {
-            if (al[i].sku != in->sku[l]) continue;
+            if (p->alloc[i].sku != in->sku[l]) continue;
             uint32_t q = al[i].qty_flags & ~ALLOC_LIMIT_COUNTED;
             al[i].qty_flags |= ALLOC_LIMIT_COUNTED;
             left -= q <= left ? q : left;

@@ -58,6 +58,7 @@ struct inv_shard {
 
     _Alignas(INV_CACHE_LINE) route_scratch *route;
     route_plan plan;                    /* scratch for one reserve */
+    uint32_t plan_cells[INV_ALLOC_MAX]; /* the cell of each plan entry, found by take */
     resv_arena arena;
     uint32_t *resv_index;               /* open addressing: record handle or INV_NONE */
     uint32_t resv_index_mask;
