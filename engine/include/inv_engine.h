@@ -113,6 +113,48 @@ typedef struct inv_route_weights {
  * ------------------------------------------------------------------------------------ */
 typedef uint64_t (*inv_clock_fn)(void *ctx); /* wall-clock milliseconds */
 
+/* ------------------------------------------------------------------------------------
+ * Journal: where the engine sends its outcome records (persist/ writes them to the
+ * shard's write-ahead log). A record describes an outcome — a reservation created with
+ * its allocation, committed, released, expired, extended; a stock delta; a catalog
+ * change — never a request to re-run (DESIGN.md §6). Bodies are encoded by the engine
+ * (engine/src/journal.c) and opaque to the journal. Records of different shards
+ * commute: stock changes are deltas, and every absolute setting (node, status, limit,
+ * safety) is always made by the same shard.
+ * ------------------------------------------------------------------------------------ */
+typedef enum inv_rec_type {
+    INV_REC_SKU_NAME = 1,   /* declares SKU index ↔ name before this log first uses it */
+    INV_REC_NODE_NAME = 2,  /* declares node index ↔ id likewise */
+    INV_REC_NODE_UPSERT = 3,
+    INV_REC_NODE_STATUS = 4,
+    INV_REC_SKU_LIMIT = 5,
+    INV_REC_CELL_SAFETY = 6,
+    INV_REC_STOCK_DELTA = 7, /* on_hand += delta; with its ref_id hashes when deduped */
+    INV_REC_RESERVED = 8,
+    INV_REC_COMMITTED = 9,
+    INV_REC_RELEASED = 10,
+    INV_REC_EXPIRED = 11,
+    INV_REC_EXTENDED = 12,
+    /* Snapshot-only records: absolute state. */
+    INV_REC_CELL_STATE = 13,
+    INV_REC_LIMIT_COUNTER = 14,
+    INV_REC_NODE_CAPACITY = 15,
+    INV_REC_TOMBSTONE = 16,
+    INV_REC_REF_SEEN = 17,
+} inv_rec_type;
+#define INV_REC_TYPE_MAX 17
+/* Largest record body the engine produces (a RESERVED with every id at its maximum). */
+#define INV_REC_BODY_MAX 2048u
+
+typedef struct inv_journal {
+    void *ctx;
+    /* Append one record to shard `shard`'s log. Called on that shard's thread (or in
+     * direct mode), in the order the changes happened. Returns the record's LSN (> 0).
+     * The journal may not fail here: a write error stops the process (DESIGN.md §6). */
+    uint64_t (*append)(void *ctx, uint32_t shard, inv_rec_type type, const void *body,
+                       uint32_t len);
+} inv_journal;
+
 typedef struct inv_engine_config {
     uint32_t shards;                  /* shard count, 1..INV_SHARDS_MAX */
     uint32_t nodes_max;               /* fulfillment nodes */
@@ -126,6 +168,7 @@ typedef struct inv_engine_config {
     inv_route_weights weights;
     inv_clock_fn clock;               /* NULL: CLOCK_REALTIME */
     void *clock_ctx;
+    inv_journal journal;              /* append == NULL: nothing is logged */
 } inv_engine_config;
 
 /* Fill `cfg` with defaults sized for a test or a small deployment. */
@@ -308,6 +351,9 @@ typedef struct inv_op {
         struct { uint32_t sku; } limit;
     } out;
 
+    /* LSN of the last record this op wrote to its shard's log (0: none). A reply to a
+     * mutation may leave only once that LSN is durable. */
+    uint64_t lsn;
     /* Caller's cookie, untouched by the engine. */
     void *user;
     /* Engine plumbing: which shard submitted it (set by inv_shard_submit). */
@@ -374,6 +420,31 @@ int inv_shard_submit(inv_shard *s, inv_op *op);
 uint32_t inv_shard_poll(inv_shard *s, inv_done_fn done, void *ctx);
 
 uint32_t inv_shard_index(const inv_shard *s);
+
+/* ------------------------------------------------------------------------------------
+ * Recovery and snapshots (direct mode: no shard thread runs).
+ * ------------------------------------------------------------------------------------ */
+/* Apply one record read back from shard `shard`'s log or snapshot. Nothing is logged
+ * while replaying.
+ * @param err  receives why a record was refused (errlen bytes)
+ * @return 0, or -EINVAL (malformed body / inconsistent with earlier records). */
+int inv_engine_replay(inv_engine *e, uint32_t shard, inv_rec_type type, const void *body,
+                      uint32_t len, char *err, size_t errlen);
+
+/* After every record is replayed: expire reservations whose time passed while the
+ * engine was down (these expirations are logged), and rebuild derived state.
+ * @return the number of reservations expired. */
+uint32_t inv_engine_recovered(inv_engine *e);
+
+/* Write the whole state as records, shard by shard, through `emit` (a snapshot).
+ * Replaying them into an empty engine recreates this state.
+ * @return 0, or the first non-zero value `emit` returned. */
+typedef int (*inv_snapshot_emit_fn)(void *ctx, uint32_t shard, inv_rec_type type,
+                                    const void *body, uint32_t len);
+int inv_engine_snapshot(const inv_engine *e, inv_snapshot_emit_fn emit, void *ctx);
+
+/* Human-readable name of a record type, e.g. "RESERVED". */
+const char *inv_rec_type_name(inv_rec_type t);
 
 /* ------------------------------------------------------------------------------------
  * Statistics (relaxed counters, per engine).

@@ -206,6 +206,50 @@ void op_upsert_node(inv_engine *e, inv_op *op) {
     op->out.node.created = created;
 }
 
+int node_define(inv_engine *e, uint32_t node, const char *id, size_t len) {
+    assert(len > 0 && len <= INV_ID_LEN_MAX);
+    if (node >= e->cfg.nodes_max) return -EINVAL;
+    uint32_t found = 0;
+    if (node_lookup(e, id, len, &found) == 0) return found == node ? 0 : -EINVAL;
+    uint32_t count = atomic_load(&e->node_count);
+    if (node < count && e->nodes[node].id_len != 0) return -EINVAL; /* another id */
+    for (uint32_t gap = count; gap < node; gap++) { /* unnamed until replayed */
+        memset(&e->nodes[gap], 0, sizeof e->nodes[gap]);
+        atomic_store(&e->nodes[gap].status, (uint8_t)INV_NODE_CLOSED);
+    }
+    node_rec *r = &e->nodes[node];
+    memset(r, 0, sizeof *r);
+    memcpy(r->id, id, len);
+    r->id_len = (uint8_t)len;
+    r->ships = true;
+    atomic_store(&r->status, (uint8_t)INV_NODE_CLOSED); /* until its NODE_UPSERT */
+    uint32_t slot = (uint32_t)inv_hash64(id, len, SEED_NODE) & e->node_index_mask;
+    while (atomic_load(&e->node_index[slot]) != INV_NONE) slot = (slot + 1) & e->node_index_mask;
+    atomic_store(&e->node_index[slot], node);
+    if (node >= count) atomic_store(&e->node_count, node + 1);
+    e->catalog_dirty = true;
+    return 0;
+}
+
+void node_fields_apply(inv_engine *e, uint32_t node, const inv_node_spec *spec) {
+    assert(node < atomic_load(&e->node_count));
+    node_fields_set(&e->nodes[node], spec);
+    e->catalog_dirty = true;
+}
+
+void node_capacity_replay_take(inv_engine *e, uint32_t n, uint64_t day) {
+    node_rec *r = &e->nodes[n];
+    if (atomic_load(&r->capacity_per_day) == 0) return;
+    uint64_t w = atomic_load(&r->capacity_used);
+    if ((w >> 32) > day) return;
+    uint32_t used = (w >> 32) == day ? (uint32_t)w : 0;
+    atomic_store(&r->capacity_used, (day << 32) | (used + 1u));
+}
+
+void node_capacity_word_set(inv_engine *e, uint32_t n, uint64_t word) {
+    atomic_store(&e->nodes[n].capacity_used, word);
+}
+
 void op_set_node_status(inv_engine *e, inv_op *op) {
     size_t len = 0;
     if (!id_check(op, "node_id", op->in.node_status.node_id, &len)) return;
@@ -339,6 +383,28 @@ int sku_intern(inv_engine *e, const char *name, size_t len, uint32_t *out_sku) {
     return -ENOSPC;
 }
 
+int sku_define(inv_engine *e, uint32_t sku, const char *name, size_t len) {
+    assert(len > 0 && len <= INV_ID_LEN_MAX);
+    if (sku >= e->cfg.skus_max) return -EINVAL;
+    uint32_t found = 0;
+    if (sku_lookup(e, name, len, &found) == 0) return found == sku ? 0 : -EINVAL;
+    sku_rec *r = &e->skus[sku];
+    if (atomic_load(&r->published)) return -EINVAL; /* index taken by another name */
+    uint64_t h = inv_hash64(name, len, SEED_SKU);
+    atomic_store(&r->cell_head, INV_NONE);
+    r->name_hash = h;
+    r->name_len = (uint8_t)len;
+    memcpy(r->name, name, len);
+    r->name[len] = '\0';
+    atomic_store(&r->published, 1);
+    uint32_t slot = (uint32_t)h & e->sku_index_mask;
+    while (atomic_load(&e->sku_index[slot]) != INV_NONE) slot = (slot + 1) & e->sku_index_mask;
+    atomic_store(&e->sku_index[slot], sku);
+    atomic_fetch_add(&e->sku_count, 1);
+    if (atomic_load(&e->sku_alloc) <= sku) atomic_store(&e->sku_alloc, sku + 1);
+    return 0;
+}
+
 void sku_stock_increased(inv_engine *e, uint32_t sku) {
     sku_rec *r = sku_at(e, sku);
     if (atomic_load(&r->sold_out) != 0) atomic_store(&r->sold_out, 0);
@@ -392,7 +458,7 @@ void op_set_limit(inv_engine *e, inv_op *op) {
  * Purchase-limit counters
  * ==================================================================================== */
 
-static uint64_t limit_key(uint64_t customer_hash, uint32_t sku) {
+uint64_t limit_key_of(uint64_t customer_hash, uint32_t sku) {
     uint64_t k = inv_mix64(customer_hash ^ ((uint64_t)sku * 0x9e3779b97f4a7c15ull));
     return k == 0 ? 1 : k;
 }
@@ -425,7 +491,7 @@ int limit_take(inv_engine *e, uint64_t customer_hash, uint32_t sku, uint32_t qty
     assert(limit > 0);
     assert(qty > 0);
     if (qty > limit) return -EDQUOT;
-    limit_slot *s = limit_slot_find(e, limit_key(customer_hash, sku), true);
+    limit_slot *s = limit_slot_find(e, limit_key_of(customer_hash, sku), true);
     if (s == NULL) return -ENOSPC;
     int64_t held = atomic_fetch_add(&s->held, (int64_t)qty) + (int64_t)qty;
     if (held > (int64_t)limit) {
@@ -436,7 +502,7 @@ int limit_take(inv_engine *e, uint64_t customer_hash, uint32_t sku, uint32_t qty
 }
 
 void limit_give(inv_engine *e, uint64_t customer_hash, uint32_t sku, uint32_t qty) {
-    limit_slot *s = limit_slot_find(e, limit_key(customer_hash, sku), false);
+    limit_slot *s = limit_slot_find(e, limit_key_of(customer_hash, sku), false);
     assert(s != NULL);
     if (s == NULL) return;
     int64_t before = atomic_fetch_sub(&s->held, (int64_t)qty);
@@ -444,8 +510,15 @@ void limit_give(inv_engine *e, uint64_t customer_hash, uint32_t sku, uint32_t qt
     (void)before;
 }
 
+int limit_counter_add(inv_engine *e, uint64_t key, int64_t held) {
+    limit_slot *s = limit_slot_find(e, key, true);
+    if (s == NULL) return -ENOSPC;
+    atomic_fetch_add(&s->held, held);
+    return 0;
+}
+
 int64_t limit_held(const inv_engine *e, uint64_t customer_hash, uint32_t sku) {
-    limit_slot *s = limit_slot_find(e, limit_key(customer_hash, sku), false);
+    limit_slot *s = limit_slot_find(e, limit_key_of(customer_hash, sku), false);
     return s == NULL ? 0 : atomic_load(&s->held);
 }
 

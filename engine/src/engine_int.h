@@ -174,6 +174,8 @@ typedef struct limit_slot {
 int limit_take(inv_engine *e, uint64_t customer_hash, uint32_t sku, uint32_t qty,
                uint32_t limit);
 void limit_give(inv_engine *e, uint64_t customer_hash, uint32_t sku, uint32_t qty);
+/* The counter key of (customer, sku). */
+uint64_t limit_key_of(uint64_t customer_hash, uint32_t sku);
 /* Units held by customer on sku (tests, GetReservation). */
 int64_t limit_held(const inv_engine *e, uint64_t customer_hash, uint32_t sku);
 
@@ -215,6 +217,7 @@ struct inv_engine {
 
     struct inv_shard **shards;
     uint32_t shard_count;
+    bool replaying;                   /* recovery: apply records, log nothing */
 };
 
 static inline stock_cell *cell_at(const inv_engine *e, uint32_t cell) {
@@ -248,6 +251,21 @@ static inline const struct geo_snapshot *catalog_geo(const inv_engine *e) {
     return atomic_load_explicit(&((inv_engine *)e)->geo, memory_order_acquire);
 }
 int node_lookup(const inv_engine *e, const char *id, size_t len, uint32_t *out_node);
+/* Recovery: make node `node` exist with this id (a CLOSED placeholder until its
+ * NODE_UPSERT is replayed). @return 0, -EINVAL (index taken by another id / too big). */
+int node_define(inv_engine *e, uint32_t node, const char *id, size_t len);
+/* Recovery: set node `node`'s fields from a spec (the node exists). */
+void node_fields_apply(inv_engine *e, uint32_t node, const inv_node_spec *spec);
+/* Recovery: make SKU `sku` exist with this name. @return 0 or -EINVAL. */
+int sku_define(inv_engine *e, uint32_t sku, const char *name, size_t len);
+/* Recovery: count one order on `day` as node_capacity_take did (without the check). */
+void node_capacity_replay_take(inv_engine *e, uint32_t n, uint64_t day);
+/* Recovery / snapshots: the raw capacity word, and setting it. */
+void node_capacity_word_set(inv_engine *e, uint32_t n, uint64_t word);
+/* Recovery: add `held` to the counter with this key (snapshot LIMIT_COUNTER). */
+int limit_counter_add(inv_engine *e, uint64_t key, int64_t held);
+/* Recovery: on_hand += delta with no range check; reserved += reserved_delta. */
+void stock_force(inv_engine *e, uint32_t cell, int64_t on_hand_delta, int64_t reserved_delta);
 
 /* Catalog ops (catalog.c): each fills op->status/message/out. */
 void op_upsert_node(inv_engine *e, inv_op *op);

@@ -26,9 +26,11 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "journal.h"
 #include "shard_int.h"
 
 #define SEED_ORDER 0x6f72646572ull
@@ -222,9 +224,32 @@ static void view_from_tombstone(const recent_entry *t, inv_reservation_view *v) 
     v->alternative_count = 0;
 }
 
+/* Describe record `r` as a RESERVED outcome. */
+static void journal_from_rec(const inv_shard *s, const resv_rec *r, journal_reserved *jr) {
+    jr->order_id = r->data;
+    jr->order_len = r->id_len;
+    jr->customer_id = r->data + r->id_len;
+    jr->customer_len = r->customer_len;
+    jr->absolute = false;
+    jr->content_hash = r->content_hash;
+    jr->expires_at_ms = r->link.due_ms;
+    jr->created_day = r->created_day;
+    jr->parcels = r->parcels;
+    jr->cost = r->cost;
+    jr->alloc_count = r->alloc_count;
+    const resv_alloc *al = rec_allocs((resv_rec *)r);
+    for (uint32_t i = 0; i < r->alloc_count; i++) {
+        const stock_cell *c = cell_at(s->e, al[i].cell);
+        jr->sku[i] = c->sku;
+        jr->node[i] = c->node;
+        jr->qty_flags[i] = al[i].qty_flags;
+    }
+}
+
 /* Finish a HELD reservation: move its units, free the record, leave a tombstone.
- * `from_timer`: the wheel already unlinked it. */
-static void resv_finish(inv_shard *s, uint32_t h, inv_resv_state state, bool from_timer) {
+ * `from_timer`: the wheel already unlinked it. @return the LSN of its record (0 when
+ * nothing is logged). */
+static uint64_t resv_finish(inv_shard *s, uint32_t h, inv_resv_state state, bool from_timer) {
     inv_engine *e = s->e;
     resv_rec *r = rec_at(s, h);
     assert(state != INV_RESV_HELD);
@@ -254,8 +279,11 @@ static void resv_finish(inv_shard *s, uint32_t h, inv_resv_state state, bool fro
     recent_entry *t = recent_add(&s->tombstones, r->key_hash, key2, s->now_ms);
     t->content_hash = r->content_hash;
     t->value = state;
+    uint64_t lsn = 0;
+    if (journal_on(s)) lsn = journal_finished_emit(s, r->data, r->id_len, state, s->now_ms);
     arena_free(&s->arena, h, r->units);
     s->resv_live--;
+    return lsn;
 }
 
 /* ====================================================================================
@@ -532,6 +560,11 @@ static bool reserve_record(inv_shard *s, inv_op *op, const reserve_input *in,
     s->resv_live++;
     op_ok(op);
     view_from_rec(s, r, INV_RESV_HELD, &op->out.reservation);
+    if (journal_on(s)) {
+        journal_reserved jr;
+        journal_from_rec(s, r, &jr);
+        op->lsn = journal_reserved_emit(s, &jr);
+    }
     return true;
 }
 
@@ -591,7 +624,7 @@ static bool expire_if_due(inv_shard *s, inv_op *op, uint32_t h) {
     resv_rec *r = rec_at(s, h);
     if (r->link.due_ms > s->now_ms) return false;
     view_from_rec(s, r, INV_RESV_EXPIRED, &op->out.reservation);
-    resv_finish(s, h, INV_RESV_EXPIRED, false);
+    op->lsn = resv_finish(s, h, INV_RESV_EXPIRED, false);
     atomic_fetch_add_explicit(&s->stats.expirations, 1, memory_order_relaxed);
     op_fail(op, INV_EXPIRED, "reservation expired");
     return true;
@@ -626,7 +659,7 @@ static void order_finish_op(inv_shard *s, inv_op *op, inv_resv_state to) {
     }
     if (to == INV_RESV_COMMITTED && expire_if_due(s, op, h)) return;
     view_from_rec(s, rec_at(s, h), to, &op->out.reservation);
-    resv_finish(s, h, to, false);
+    op->lsn = resv_finish(s, h, to, false);
     op_ok(op);
     if (to == INV_RESV_COMMITTED)
         atomic_fetch_add_explicit(&s->stats.commits, 1, memory_order_relaxed);
@@ -656,7 +689,9 @@ void resv_extend(inv_shard *s, inv_op *op) {
     timer_remove(&s->timers, h);
     timer_add(&s->timers, h, s->now_ms + ttl);
     op_ok(op);
-    view_from_rec(s, rec_at(s, h), INV_RESV_HELD, &op->out.reservation);
+    resv_rec *r = rec_at(s, h);
+    view_from_rec(s, r, INV_RESV_HELD, &op->out.reservation);
+    if (journal_on(s)) op->lsn = journal_extended_emit(s, r->data, r->id_len, s->now_ms + ttl);
 }
 
 void resv_get(inv_shard *s, inv_op *op) {
@@ -682,4 +717,101 @@ uint32_t resv_expire_due(inv_shard *s, uint32_t max) {
         recent_expire(&s->refs, s->now_ms - window, INV_EXPIRE_BATCH_MAX);
     }
     return n;
+}
+
+/* ====================================================================================
+ * Recovery and snapshots (direct mode)
+ * ==================================================================================== */
+
+static int replay_refuse(char *err, size_t errlen, const char *why, const char *order) {
+    if (err != NULL && errlen > 0) snprintf(err, errlen, "order '%s': %s", order, why);
+    return -EINVAL;
+}
+
+/* The full business day whose low 16 bits are `day16`, nearest at or before today. */
+static uint64_t day_from16(uint64_t now_ms, uint16_t day16) {
+    uint64_t today = inv_day_of(now_ms);
+    uint64_t day = (today & ~(uint64_t)0xffff) | day16;
+    return day > today && day >= 0x10000 ? day - 0x10000 : day;
+}
+
+/* Apply the stock, limit and capacity effects of a replayed (non-absolute) RESERVED. */
+static void replay_reserved_effects(inv_shard *s, const journal_reserved *jr, resv_rec *r) {
+    inv_engine *e = s->e;
+    const resv_alloc *al = rec_allocs(r);
+    uint64_t customer = inv_hash64(jr->customer_id, jr->customer_len, SEED_CUSTOMER);
+    uint64_t day = day_from16(jr->expires_at_ms, jr->created_day);
+    for (uint32_t i = 0; i < jr->alloc_count; i++) {
+        uint32_t qty = jr->qty_flags[i] & ~ALLOC_LIMIT_COUNTED;
+        stock_force(e, al[i].cell, 0, qty);
+        if (jr->qty_flags[i] & ALLOC_LIMIT_COUNTED)
+            limit_counter_add(e, limit_key_of(customer, jr->sku[i]), qty);
+        if (i == 0 || jr->node[i] != jr->node[i - 1]) node_capacity_replay_take(e, jr->node[i], day);
+    }
+}
+
+int resv_replay_reserved(inv_shard *s, const journal_reserved *jr, char *err, size_t errlen) {
+    uint64_t key = inv_hash64(jr->order_id, jr->order_len, SEED_ORDER);
+    if (index_find(s, key, jr->order_id, jr->order_len) != INV_NONE)
+        return replay_refuse(err, errlen, "reserved twice", jr->order_id);
+    size_t bytes = rec_bytes(jr->order_len, jr->customer_len, jr->alloc_count);
+    uint32_t units = (uint32_t)((bytes + RESV_UNIT_BYTES - 1) / RESV_UNIT_BYTES);
+    uint32_t h = arena_alloc(&s->arena, units);
+    if (h == INV_NONE || s->resv_live >= s->e->cfg.reservations_per_shard_max)
+        return replay_refuse(err, errlen, "reservation arena full", jr->order_id);
+    resv_rec *r = rec_at(s, h);
+    r->key_hash = key;
+    r->content_hash = jr->content_hash;
+    r->cost = jr->cost;
+    r->created_day = jr->created_day;
+    r->units = (uint8_t)units;
+    r->id_len = jr->order_len;
+    r->customer_len = jr->customer_len;
+    r->alloc_count = (uint8_t)jr->alloc_count;
+    r->parcels = jr->parcels;
+    memcpy(r->data, jr->order_id, jr->order_len);
+    memcpy(r->data + jr->order_len, jr->customer_id, jr->customer_len);
+    resv_alloc *al = rec_allocs(r);
+    for (uint32_t i = 0; i < jr->alloc_count; i++) {
+        if (stock_find_or_create(s->e, jr->sku[i], jr->node[i], &al[i].cell) != 0) {
+            arena_free(&s->arena, h, units);
+            return replay_refuse(err, errlen, "cell table full", jr->order_id);
+        }
+        al[i].qty_flags = jr->qty_flags[i];
+    }
+    if (!jr->absolute) replay_reserved_effects(s, jr, r);
+    index_insert(s, h);
+    timer_add(&s->timers, h, jr->expires_at_ms);
+    s->resv_live++;
+    return 0;
+}
+
+int resv_replay_finished(inv_shard *s, const char *order_id, size_t len, inv_resv_state state,
+                         uint64_t at_ms, char *err, size_t errlen) {
+    uint32_t h = index_find(s, inv_hash64(order_id, len, SEED_ORDER), order_id, len);
+    if (h == INV_NONE) return replay_refuse(err, errlen, "finished but never held", order_id);
+    s->now_ms = at_ms;
+    resv_finish(s, h, state, false);
+    return 0;
+}
+
+int resv_replay_extended(inv_shard *s, const char *order_id, size_t len,
+                         uint64_t expires_at_ms, char *err, size_t errlen) {
+    uint32_t h = index_find(s, inv_hash64(order_id, len, SEED_ORDER), order_id, len);
+    if (h == INV_NONE) return replay_refuse(err, errlen, "extended but not held", order_id);
+    timer_remove(&s->timers, h);
+    timer_add(&s->timers, h, expires_at_ms);
+    return 0;
+}
+
+int resv_snapshot_each(const inv_shard *s, resv_visit_fn visit, void *ctx) {
+    for (uint32_t slot = 0; slot <= s->resv_index_mask; slot++) {
+        uint32_t h = s->resv_index[slot];
+        if (h == INV_NONE) continue;
+        journal_reserved jr;
+        journal_from_rec(s, rec_at(s, h), &jr);
+        int rc = visit(ctx, &jr);
+        if (rc != 0) return rc;
+    }
+    return 0;
 }

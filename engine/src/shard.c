@@ -14,11 +14,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "journal.h"
 #include "shard_int.h"
 
 #define SEED_ORDER 0x6f72646572ull /* same seed as resv.c: owner = high half of it */
 #define SEED_REF 0x726566ull
 #define SEED_REF2 0x52454632ull
+#define SEED_SKU_OWNER 0x736b756f776eull
 #define POLL_BATCH 256u /* ops taken from one ring per poll pass */
 
 /* ====================================================================================
@@ -74,7 +76,10 @@ int shard_open(inv_engine *e, uint32_t index, inv_shard **out) {
     s->now_ms = engine_now_ms(e);
     *out = s;
     s->route = route_scratch_new();
-    if (s->route == NULL) return -ENOMEM;
+    s->sku_declared = calloc((e->cfg.skus_max + 63u) / 64u, sizeof(uint64_t));
+    s->node_declared = calloc((e->cfg.nodes_max + 63u) / 64u, sizeof(uint64_t));
+    if (s->route == NULL || s->sku_declared == NULL || s->node_declared == NULL)
+        return -ENOMEM;
     return resv_shard_open(s);
 }
 
@@ -105,6 +110,8 @@ void shard_close(inv_shard *s) {
     free(s->rings_in_req);
     free(s->rings_in_rsp);
     route_scratch_free(s->route);
+    free(s->sku_declared);
+    free(s->node_declared);
     resv_shard_close(s);
     free(s);
 }
@@ -147,6 +154,10 @@ uint32_t inv_engine_op_owner(const inv_engine *e, const inv_op *op, uint32_t any
     case INV_OP_UPSERT_NODE:
     case INV_OP_SET_NODE_STATUS:
     case INV_OP_LIST_NODES: return 0;
+    /* Absolute settings of one SKU are always made by the same shard, so that the
+     * shard logs commute (journal.c). */
+    case INV_OP_SET_LIMIT: return key_owner(e, op->in.limit.sku, SEED_SKU_OWNER, any_shard);
+    case INV_OP_SET_SAFETY: return key_owner(e, op->in.safety.sku, SEED_SKU_OWNER, any_shard);
     default: return any_shard;
     }
 }
@@ -167,6 +178,9 @@ static void adjust_with_ref(inv_shard *s, inv_op *op) {
     const char *ref = op_ref_id(op);
     if (ref == NULL || ref[0] == '\0') {
         op_adjust_apply(s->e, op);
+        if (op->status == INV_OK && op->out.cell.applied_delta != 0 && journal_on(s))
+            op->lsn = journal_stock_delta_emit(s, op->out.cell.sku, op->out.cell.node,
+                                               op->out.cell.applied_delta, NULL);
         return;
     }
     size_t len = 0;
@@ -197,6 +211,9 @@ static void adjust_with_ref(inv_shard *s, inv_op *op) {
     recent_entry *en = recent_add(&s->refs, k1, k2, s->now_ms);
     en->content_hash = content;
     en->value = op->out.cell.applied_delta;
+    if (journal_on(s))
+        op->lsn = journal_stock_delta_emit(s, op->out.cell.sku, op->out.cell.node,
+                                           op->out.cell.applied_delta, en);
 }
 
 static void shard_stats_publish(inv_shard *s) {
@@ -212,6 +229,7 @@ static void shard_stats_publish(inv_shard *s) {
 void shard_execute(inv_shard *s, inv_op *op) {
     inv_engine *e = s->e;
     s->now_ms = engine_now_ms(e);
+    op->lsn = 0;
     switch (op->type) {
     case INV_OP_RESERVE: resv_reserve(s, op); break;
     case INV_OP_COMMIT: resv_commit(s, op); break;
@@ -228,7 +246,11 @@ void shard_execute(inv_shard *s, inv_op *op) {
     case INV_OP_SET_LIMIT: op_set_limit(e, op); break;
     default: op_fail(op, INV_INVALID_ARGUMENT, "unknown op type %d", (int)op->type); return;
     }
-    if (op->type <= INV_OP_EXTEND) shard_stats_publish(s);
+    if (op->type <= INV_OP_EXTEND) {
+        shard_stats_publish(s);
+    } else {
+        journal_op_emit(s, op);
+    }
 }
 
 /* ====================================================================================

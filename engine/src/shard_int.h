@@ -67,6 +67,9 @@ struct inv_shard {
     recent_set tombstones;              /* finished reservations */
     recent_set refs;                    /* applied Adjust/Return ref_ids */
     uint32_t expire_buf[INV_EXPIRE_BATCH_MAX];
+    /* SKUs and nodes this shard's log has named (journal.c), one bit each. */
+    uint64_t *sku_declared;
+    uint64_t *node_declared;
 
     /* rings_in_req[j]: ops shard j forwards here; rings_in_rsp[j]: completions of ops
      * this shard forwarded to shard j. */

@@ -169,6 +169,15 @@ int stock_adjust(inv_engine *e, uint32_t c, bool has_set_to, int64_t delta, int6
     return 0;
 }
 
+void stock_force(inv_engine *e, uint32_t c, int64_t on_hand_delta, int64_t reserved_delta) {
+    stock_cell *cell = cell_at(e, c);
+    uint64_t w = atomic_load(&cell->word);
+    int64_t on_hand = stock_word_on_hand(w) + on_hand_delta;
+    int64_t reserved = (int64_t)stock_word_reserved(w) + reserved_delta;
+    assert(reserved >= 0);
+    atomic_store(&cell->word, stock_word((int32_t)on_hand, (uint32_t)reserved));
+}
+
 int inv_engine_cell_read(const inv_engine *e, uint32_t sku, uint32_t node,
                          inv_cell_view *out) {
     assert(out != NULL);
