@@ -354,6 +354,7 @@ typedef struct inv_op {
     /* LSN of the last record this op wrote to its shard's log (0: none). A reply to a
      * mutation may leave only once that LSN is durable. */
     uint64_t lsn;
+    uint32_t lsn_shard;      /* whose log holds that record (the shard that ran the op) */
     /* Caller's cookie, untouched by the engine. */
     void *user;
     /* Engine plumbing: which shard submitted it (set by inv_shard_submit). */

@@ -230,6 +230,7 @@ void shard_execute(inv_shard *s, inv_op *op) {
     inv_engine *e = s->e;
     s->now_ms = engine_now_ms(e);
     op->lsn = 0;
+    op->lsn_shard = s->index;
     switch (op->type) {
     case INV_OP_RESERVE: resv_reserve(s, op); break;
     case INV_OP_COMMIT: resv_commit(s, op); break;
