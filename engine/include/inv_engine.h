@@ -11,8 +11,11 @@
  *   - Reserve, Commit, Release, Extend, GetReservation: hash(order_id) mod N;
  *   - Adjust, Return with a ref_id: hash(ref_id) mod N (the shard remembers the ref_id);
  *   - UpsertNode, SetNodeStatus, ListNodes: shard 0 (the catalog owner);
- *   - everything else (GetAvailability, SetSafety, SetLimit, Adjust/Return without a
- *     ref_id) runs on whichever shard receives it: those touch only atomics.
+ *   - SetLimit, SetSafety: hash(sku) mod N (absolute settings of one SKU are always
+ *     made, and logged, by the same shard);
+ *   - GetAvailability and Adjust/Return without a ref_id run on whichever shard
+ *     receives them: those touch only atomics (an Adjust is logged as the delta it
+ *     made).
  * A reservation therefore has one writer for its whole life. Stock cells, purchase-limit
  * counters and node capacity counters are shared and changed only with atomics.
  *
@@ -282,7 +285,8 @@ typedef struct inv_node_avail {
 
 typedef struct inv_availability_view {
     uint32_t sku;
-    int64_t total_available; /* over the nodes listed (within radius if given) */
+    int64_t total_available; /* Σ max(available, 0) over matching nodes (within the
+                                radius if given): units that can still be sold */
     int64_t total_on_hand;
     int64_t total_reserved;
     uint32_t node_count;     /* nodes matching; may exceed the entries written */
@@ -390,8 +394,10 @@ inv_status inv_engine_execute(inv_engine *e, inv_op *op);
  * @return the number of reservations expired. */
 uint32_t inv_engine_expire(inv_engine *e);
 
-/* Make catalog changes (new or moved nodes) visible to routing now. Direct mode, or
- * from shard 0's thread. Threaded shard 0 does this itself in inv_shard_poll. */
+/* Make catalog changes (new or moved nodes) visible to routing now. Direct mode only
+ * (it frees the old routing index at once); in threaded mode shard 0 publishes in
+ * inv_shard_poll and frees old indexes once every shard has moved past them.
+ * inv_engine_execute publishes by itself before any non-catalog op. */
 void inv_engine_catalog_publish(inv_engine *e);
 
 /* Names and catalog look-ups (safe from any thread; ids are never reused). */
