@@ -3,7 +3,8 @@
  *
  * Invariant: an entry with due tick ≤ done_tick is never in the wheel — timer_add puts
  * an already-due entry into the next slot to be walked (done_tick + 1), so collect
- * finds it on its next call.
+ * finds it on its next call. done_tick never reaches the tick `now` is in: that tick
+ * may still receive entries due later in it, so it is walked again next time.
  */
 #include "timer.h"
 
@@ -25,7 +26,7 @@ void timer_init(timer_wheel *w, unsigned char *base, uint32_t unit_bytes, uint64
     for (uint32_t i = 0; i < INV_TIMER_SLOTS; i++) w->head[i] = TIMER_NONE;
     w->base = base;
     w->unit_bytes = unit_bytes;
-    w->done_tick = now_ms / INV_TIMER_SLOT_MS;
+    w->done_tick = now_ms / INV_TIMER_SLOT_MS > 0 ? now_ms / INV_TIMER_SLOT_MS - 1 : 0;
     w->count = 0;
 }
 
@@ -68,7 +69,8 @@ void timer_remove(timer_wheel *w, uint32_t handle) {
 static bool collect_slot(timer_wheel *w, uint32_t slot, uint64_t now_ms, uint32_t *out,
                          uint32_t max, uint32_t *n) {
     uint32_t h = w->head[slot];
-    for (uint64_t guard = 0; h != TIMER_NONE && guard <= w->count; guard++) {
+    uint64_t entries = w->count; /* the slot holds at most this many; count shrinks below */
+    for (uint64_t guard = 0; h != TIMER_NONE && guard <= entries; guard++) {
         timer_link *l = link_of(w, h);
         uint32_t next = l->next;
         if (l->due_ms <= now_ms) {
@@ -84,9 +86,11 @@ static bool collect_slot(timer_wheel *w, uint32_t slot, uint64_t now_ms, uint32_
 uint32_t timer_collect(timer_wheel *w, uint64_t now_ms, uint32_t *out, uint32_t max) {
     assert(out != NULL || max == 0);
     uint64_t now_tick = now_ms / INV_TIMER_SLOT_MS;
+    /* The current tick stays open: entries due later in it are collected next time. */
+    uint64_t done_after = now_tick > 0 ? now_tick - 1 : 0;
     uint32_t n = 0;
     if (w->count == 0) {
-        if (now_tick > w->done_tick) w->done_tick = now_tick;
+        if (done_after > w->done_tick) w->done_tick = done_after;
         return 0;
     }
     /* Walk at most one full turn; past that every slot has been seen once. */
@@ -95,8 +99,8 @@ uint32_t timer_collect(timer_wheel *w, uint64_t now_ms, uint32_t *out, uint32_t 
     for (uint64_t tick = w->done_tick + 1; tick <= last; tick++) {
         if (!collect_slot(w, (uint32_t)(tick & TIMER_MASK), now_ms, out, max, &n))
             return n;
-        w->done_tick = tick;
+        if (tick <= done_after) w->done_tick = tick;
     }
-    if (now_tick > w->done_tick) w->done_tick = now_tick;
+    if (done_after > w->done_tick) w->done_tick = done_after;
     return n;
 }
