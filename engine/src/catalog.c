@@ -472,7 +472,7 @@ static limit_slot *limit_slot_find(const inv_engine *e, uint64_t key, bool creat
         if (k == key) return s;
         if (k == 0) {
             if (!create) return NULL;
-            if (atomic_fetch_add(&((inv_engine *)e)->limits_used, 1) >= e->limits_mask / 2) {
+            if (atomic_fetch_add(&((inv_engine *)e)->limits_used, 1) >= (e->limits_mask + 1) / 2) {
                 atomic_fetch_sub(&((inv_engine *)e)->limits_used, 1);
                 return NULL; /* keep the table at most half full */
             }

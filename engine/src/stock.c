@@ -222,6 +222,20 @@ static bool cell_resolve(inv_engine *e, inv_op *op, const char *node_id, const c
     return true;
 }
 
+static bool id_ok(const char *id) {
+    return id != NULL && id[0] != '\0' && inv_strnlen_bounded(id, INV_ID_LEN_MAX) <= INV_ID_LEN_MAX;
+}
+
+/* Valid ids, a known node, and no cell of that SKU there yet? Creates nothing. */
+static bool cell_missing_at_known_node(const inv_engine *e, const char *node_id,
+                                       const char *sku) {
+    uint32_t node = 0, s = 0;
+    if (!id_ok(node_id) || !id_ok(sku)) return false;
+    if (node_lookup(e, node_id, strlen(node_id), &node) != 0) return false;
+    if (sku_lookup(e, sku, strlen(sku), &s) != 0) return true;
+    return stock_find(e, s, node) == INV_NONE;
+}
+
 static void cell_view_fill(const inv_engine *e, uint32_t c, inv_cell_view *v) {
     const stock_cell *cell = cell_at(e, c);
     inv_engine_cell_read(e, cell->sku, cell->node, v);
@@ -242,6 +256,13 @@ void op_adjust_apply(inv_engine *e, inv_op *op) {
                    : (delta < -(int64_t)INV_QTY_MAX || delta > (int64_t)INV_QTY_MAX)) {
         op_fail(op, INV_INVALID_ARGUMENT, "%s out of range (|value| ≤ %u)",
                 has_set_to ? "set_to" : "delta", INV_QTY_MAX);
+        return;
+    }
+    /* A cell that does not exist yet has on_hand 0: refuse a negative delta before
+     * creating anything, so a refused Adjust changes nothing. */
+    if (!has_set_to && delta < 0 && cell_missing_at_known_node(e, node_id, sku)) {
+        op_fail(op, INV_INVALID_ARGUMENT, "on_hand would go below 0 (no stock of '%s' at '%s')",
+                sku, node_id);
         return;
     }
     uint32_t c = 0;
