@@ -21,7 +21,8 @@
  * the same orders on every machine.
  *
  * Memory: a scenario holds ~16 B per stock cell, 16 B per SKU name, 40 B per customer;
- * an order is 60 B with its lines inline (no pointers), so millions fit comfortably.
+ * an order is 84 B with its lines, customer id and destination inline (no pointers), so
+ * millions fit comfortably.
  *
  * Feeding an engine: inv_scenario_load() drives the public API only (UpsertNode,
  * catalog publish, Adjust, SetSafety, SetLimit through inv_engine_execute).
@@ -128,6 +129,7 @@ typedef struct inv_scenario_config {
     uint32_t flash_units_max;/* units of a flash SKU per node: 1..this */
     uint32_t flash_limit;    /* per-customer purchase limit on flash SKUs (0: none) */
     uint64_t hot_units;      /* >0: the first flash SKU holds this many units in all */
+    uint32_t hot_nodes;      /* with hot_units: held by this many nodes (0: flash_nodes) */
     const char *cities_path; /* NULL: INV_BENCH_DATA_DIR/cn_cities.csv */
 } inv_scenario_config;
 
@@ -243,8 +245,13 @@ typedef enum inv_scn_after {
     INV_SCN_AFTER_RELEASE = 2, /* cancelled */
 } inv_scn_after;
 
+/* Everything a reserve needs is inline (customer id, destination), so that submitting
+ * orders streams through memory like requests arriving off the wire, instead of
+ * missing cache on a customer table the engine under test never sees. */
 typedef struct inv_scn_order {
     char order_id[INV_SCN_ORDER_ID_LEN];
+    char customer_id[INV_SCN_CUSTOMER_ID_LEN];
+    float lat, lon;          /* destination: the customer's place (±2 m as float) */
     uint32_t customer;
     uint32_t pickup_node;    /* scenario node for a PICKUP order, else INV_SCN_NONE */
     uint32_t sku[INV_SCN_LINES_MAX];
