@@ -393,12 +393,14 @@ static bool reserve_answer_retry(inv_shard *s, inv_op *op, const reserve_input *
 /* Sold-out fast path: one shared read per line. true if the order was answered. */
 static bool reserve_sold_out(inv_shard *s, inv_op *op, const reserve_input *in) {
     const inv_reserve_args *a = &op->in.reserve;
-    bool any = false;
-    for (uint32_t i = 0; i < a->line_count; i++) any |= sku_is_sold_out(s->e, in->sku[i]);
-    if (!any) return false;
     inv_reservation_view *v = &op->out.reservation;
-    for (uint32_t i = 0; i < a->line_count; i++)
-        v->shortfall[i] = sku_is_sold_out(s->e, in->sku[i]) ? a->lines[i].qty : 0;
+    bool any = false;
+    for (uint32_t i = 0; i < a->line_count; i++) { /* read each flag once: it can change */
+        bool sold_out = sku_is_sold_out(s->e, in->sku[i]);
+        v->shortfall[i] = sold_out ? a->lines[i].qty : 0;
+        any |= sold_out;
+    }
+    if (!any) return false;
     v->alloc_count = 0;
     v->alternative_count = 0;
     op->status = INV_INSUFFICIENT_STOCK;
