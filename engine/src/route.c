@@ -234,7 +234,7 @@ static bool hash_find(const route_scratch *s, uint32_t node, uint32_t *slot_out)
         if ((uint32_t)(k >> 32) != s->stamp) return false;
         slot = (slot + 1) & (ROUTE_HASH_SLOTS - 1);
     }
-    assert(!"route hash full");
+    assert(false); /* route hash full: cannot happen, it stays at most half full */
     return false;
 }
 
