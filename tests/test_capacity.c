@@ -27,7 +27,7 @@ static inv_engine *e;
 
 static void open_nodes(uint32_t store_capacity, uint32_t wh_capacity) {
     clk.now_ms = T0_MS;
-    e = test_engine_open(2, &clk);
+    e = test_engine_open_small(2, &clk);
     /* "store" next to the destination, "wh" 165 km away */
     T_STATUS(t_upsert_node(e, "store", INV_NODE_STORE, T_DEST_LAT, T_DEST_LON, store_capacity, 0),
              INV_OK);
@@ -104,6 +104,16 @@ Test(capacity, expiry_same_day_gives_back) {
     reserve_expect_node("o2", "store");
     clk.now_ms += 1000;
     T_EQU(inv_engine_expire(e), 1);
+    T_EQU(allocated_today("store"), 1);
+    reserve_expect_node("o3", "store");
+    reserve_expect_node("o4", "wh");
+}
+
+Test(capacity, commit_of_an_expired_order_gives_back) {
+    T_STATUS(t_reserve1(e, "o1", "c", "tea", 1, 1000), INV_OK);
+    reserve_expect_node("o2", "store");
+    clk.now_ms += 1000; /* o1 due; no inv_engine_expire */
+    T_STATUS(t_commit(e, "o1"), INV_EXPIRED);
     T_EQU(allocated_today("store"), 1);
     reserve_expect_node("o3", "store");
     reserve_expect_node("o4", "wh");

@@ -33,7 +33,7 @@ static inv_node_spec spec_of(const char *id, inv_node_kind kind, double lat, dou
 }
 
 Test(catalog, upsert_creates_node_with_every_field) {
-    inv_engine *e = test_engine_open(1, &clk);
+    inv_engine *e = test_engine_open_small(1, &clk);
     inv_node_spec n = spec_of("store-sh-01", INV_NODE_STORE, 31.2304, 121.4737);
     n.region = "CN-31";
     n.capacity_per_day = 250;
@@ -66,7 +66,7 @@ Test(catalog, upsert_creates_node_with_every_field) {
 }
 
 Test(catalog, upsert_same_id_updates_in_place) {
-    inv_engine *e = test_engine_open(2, &clk);
+    inv_engine *e = test_engine_open_small(2, &clk);
     T_STATUS(t_upsert_node(e, "wh-a", INV_NODE_WAREHOUSE, 31.0, 121.0, 0, 1), INV_OK);
     T_STATUS(t_upsert_node(e, "wh-b", INV_NODE_WAREHOUSE, 39.9, 116.4, 0, 1), INV_OK);
     T_EQU(last_op.out.node.node, 1);
@@ -99,7 +99,7 @@ Test(catalog, upsert_same_id_updates_in_place) {
 }
 
 Test(catalog, node_indices_are_dense_and_found_by_id) {
-    inv_engine *e = test_engine_open(4, &clk);
+    inv_engine *e = test_engine_open_small(4, &clk);
     char ids[20][16];
     for (uint32_t i = 0; i < 20; i++) {
         snprintf(ids[i], sizeof ids[i], "node-%02u", i);
@@ -126,7 +126,7 @@ Test(catalog, node_indices_are_dense_and_found_by_id) {
 }
 
 Test(catalog, set_node_status_round_trip) {
-    inv_engine *e = test_engine_open(1, &clk);
+    inv_engine *e = test_engine_open_small(1, &clk);
     T_STATUS(t_upsert_node(e, "st-1", INV_NODE_STORE, 31.2, 121.4, 0, 0), INV_OK);
     inv_node_status seq[] = {INV_NODE_PAUSED, INV_NODE_CLOSED, INV_NODE_ACTIVE, INV_NODE_PAUSED};
     for (size_t i = 0; i < sizeof seq / sizeof seq[0]; i++) {
@@ -144,7 +144,7 @@ Test(catalog, set_node_status_round_trip) {
 
 /* Near node paused or closed: the order goes to the far node; both out: no allocation. */
 Test(catalog, paused_and_closed_nodes_are_never_allocated) {
-    inv_engine *e = test_engine_open(1, &clk);
+    inv_engine *e = test_engine_open_small(1, &clk);
     T_STATUS(t_upsert_node(e, "near", INV_NODE_WAREHOUSE, 31.23, 121.47, 0, 0), INV_OK);
     T_STATUS(t_upsert_node(e, "far", INV_NODE_WAREHOUSE, 39.90, 116.40, 0, 0), INV_OK);
     T_STATUS(t_adjust(e, "near", "sku-1", 10), INV_OK);
@@ -185,8 +185,24 @@ Test(catalog, paused_and_closed_nodes_are_never_allocated) {
     inv_engine_close(e);
 }
 
+/* A node's status gates new allocations only: its HELD orders still commit / release. */
+Test(catalog, pausing_a_node_keeps_its_held_orders) {
+    inv_engine *e = test_engine_open_small(2, &clk);
+    T_STATUS(t_upsert_node(e, "st", INV_NODE_STORE, T_DEST_LAT, T_DEST_LON, 0, 0), INV_OK);
+    T_STATUS(t_adjust(e, "st", "s", 10), INV_OK);
+    T_STATUS(t_reserve1(e, "o1", "c", "s", 2, 60000), INV_OK);
+    T_STATUS(t_reserve1(e, "o2", "c", "s", 3, 60000), INV_OK);
+    T_STATUS(t_set_node_status(e, "st", INV_NODE_CLOSED), INV_OK);
+    T_STATUS(t_commit(e, "o1"), INV_OK);
+    T_STATUS(t_release(e, "o2"), INV_OK);
+    inv_cell_view v = t_cell(e, "st", "s");
+    T_EQ(v.on_hand, 8);
+    T_EQ(v.reserved, 0);
+    inv_engine_close(e);
+}
+
 Test(catalog, list_nodes_pages) {
-    inv_engine *e = test_engine_open(2, &clk);
+    inv_engine *e = test_engine_open_small(2, &clk);
     char ids[10][16];
     for (uint32_t i = 0; i < 10; i++) {
         snprintf(ids[i], sizeof ids[i], "n%u", i);
@@ -222,7 +238,7 @@ Test(catalog, list_nodes_pages) {
 }
 
 Test(catalog, list_nodes_on_empty_catalog) {
-    inv_engine *e = test_engine_open(1, &clk);
+    inv_engine *e = test_engine_open_small(1, &clk);
     inv_node_info page[2];
     T_STATUS(t_list_nodes(e, 0, page, 2), INV_OK);
     T_EQU(last_op.out.list_nodes.written, 0);
@@ -231,7 +247,7 @@ Test(catalog, list_nodes_on_empty_catalog) {
 }
 
 Test(catalog, sku_interning_is_dense_and_stable) {
-    inv_engine *e = test_engine_open(3, &clk);
+    inv_engine *e = test_engine_open_small(3, &clk);
     T_STATUS(t_upsert_node(e, "wh", INV_NODE_WAREHOUSE, 31.0, 121.0, 0, 0), INV_OK);
     uint32_t none = 0;
     cr_assert_neq(inv_engine_sku_find(e, "sku-a", &none), 0, "not interned yet");
@@ -272,7 +288,7 @@ Test(catalog, sku_interning_is_dense_and_stable) {
 }
 
 Test(catalog, many_skus_interned_across_shards) {
-    inv_engine *e = test_engine_open(4, &clk);
+    inv_engine *e = test_engine_open_small(4, &clk);
     T_STATUS(t_upsert_node(e, "wh", INV_NODE_WAREHOUSE, 31.0, 121.0, 0, 0), INV_OK);
     char name[32];
     uint32_t ids[200];
@@ -296,7 +312,7 @@ Test(catalog, many_skus_interned_across_shards) {
 
 /* A moved node is routed from its new place once published (t_upsert_node publishes). */
 Test(catalog, moved_node_is_routed_from_its_new_place) {
-    inv_engine *e = test_engine_open(1, &clk);
+    inv_engine *e = test_engine_open_small(1, &clk);
     T_STATUS(t_upsert_node(e, "a", INV_NODE_WAREHOUSE, 31.23, 121.47, 0, 0), INV_OK);
     T_STATUS(t_upsert_node(e, "b", INV_NODE_WAREHOUSE, 39.90, 116.40, 0, 0), INV_OK);
     T_STATUS(t_adjust(e, "a", "s", 10), INV_OK);
@@ -310,6 +326,30 @@ Test(catalog, moved_node_is_routed_from_its_new_place) {
     T_STATUS(t_reserve1(e, "o2", "c", "s", 1, 60000), INV_OK);
     T_EQU(t_alloc_qty(&last_op.out.reservation, s, b), 1);
     T_EQU(t_alloc_qty(&last_op.out.reservation, s, a), 0);
+    inv_engine_close(e);
+}
+
+/* inv_engine_execute publishes pending catalog changes before a non-catalog op: a node
+ * upserted without an explicit publish is routed to by the next reserve. */
+Test(catalog, execute_publishes_before_a_non_catalog_op) {
+    inv_engine *e = test_engine_open_small(2, &clk);
+    T_STATUS(t_upsert_node(e, "far", INV_NODE_WAREHOUSE, 39.90, 116.40, 0, 0), INV_OK);
+    T_STATUS(t_adjust(e, "far", "s", 5), INV_OK);
+    inv_op op;
+    memset(&op, 0, sizeof op);
+    op.type = INV_OP_UPSERT_NODE;
+    op.in.node = spec_of("near", INV_NODE_WAREHOUSE, T_DEST_LAT, T_DEST_LON);
+    T_EQ(inv_engine_execute(e, &op), INV_OK); /* no inv_engine_catalog_publish */
+    T_STATUS(t_adjust(e, "near", "s", 5), INV_OK);
+    T_STATUS(t_reserve1(e, "o1", "c", "s", 1, 60000), INV_OK);
+    T_EQU(t_alloc_qty(&last_op.out.reservation, t_sku(e, "s"), t_node(e, "near")), 1);
+    /* and a move too */
+    memset(&op, 0, sizeof op);
+    op.type = INV_OP_UPSERT_NODE;
+    op.in.node = spec_of("near", INV_NODE_WAREHOUSE, 23.13, 113.26);
+    T_EQ(inv_engine_execute(e, &op), INV_OK);
+    T_STATUS(t_reserve1(e, "o2", "c", "s", 1, 60000), INV_OK); /* Beijing is nearer now */
+    T_EQU(t_alloc_qty(&last_op.out.reservation, t_sku(e, "s"), t_node(e, "far")), 1);
     inv_engine_close(e);
 }
 

@@ -27,8 +27,7 @@ static inv_engine *e;
 static void open_with(uint32_t shards, uint32_t stock) {
     clk.now_ms = T0_MS;
     inv_engine_config cfg;
-    inv_engine_config_default(&cfg);
-    cfg.shards = shards;
+    test_config_small(&cfg, shards);
     cfg.clock = test_clock_read;
     cfg.clock_ctx = &clk;
     cfg.reservations_per_shard_max = 8192;

@@ -5,7 +5,8 @@
  * Covers: a reserve retried while HELD answers the same allocation and expiry; retried
  * after commit / release / expiry it hits the tombstone (OK, is_tombstone, final state)
  * and takes nothing; a failed reserve is not remembered (the retry re-evaluates); the
- * same order_id with another customer, SKU, qty, destination, TTL or policy is CONFLICT,
+ * same order_id with another customer, SKU, qty, destination, TTL, policy, max_parcels or
+ * max_distance_km is CONFLICT,
  * live or tombstoned, and changes nothing; commit / release retries; retries across
  * shards; tombstones and ref_ids are dropped after the idempotency window (fake clock +
  * inv_engine_expire), not before; a full tombstone ring drops its oldest early and says
@@ -26,8 +27,7 @@ static inv_engine *e;
 
 static inv_engine *open_engine(uint32_t shards, uint64_t window_ms, uint32_t tombstones_max) {
     inv_engine_config cfg;
-    inv_engine_config_default(&cfg);
-    cfg.shards = shards;
+    test_config_small(&cfg, shards);
     cfg.clock = test_clock_read;
     cfg.clock_ctx = &clk;
     cfg.idempotency_window_ms = window_ms;
@@ -66,10 +66,12 @@ typedef struct reserve_case {
     double lat, lon;
     uint64_t ttl_ms;
     inv_route_policy policy;
+    uint32_t max_parcels;
+    double max_distance_km;
 } reserve_case;
 
 static const reserve_case base_case = {"c1", "tea", 2, T_DEST_LAT, T_DEST_LON, TTL_MS,
-                                       INV_ROUTE_NEAREST};
+                                       INV_ROUTE_NEAREST, 0, 0};
 
 static inv_status reserve_case_run(const char *order, const reserve_case *c) {
     static inv_line line;
@@ -86,6 +88,8 @@ static inv_status reserve_case_run(const char *order, const reserve_case *c) {
     a.line_count = 1;
     a.ttl_ms = c->ttl_ms;
     a.policy = c->policy;
+    a.max_parcels = c->max_parcels;
+    a.max_distance_km = c->max_distance_km;
     return t_reserve_args(e, &a);
 }
 
@@ -116,8 +120,9 @@ Test(idem, same_reserve_twice_same_answer_one_hold) {
 
 Test(idem, different_content_is_conflict_and_changes_nothing) {
     T_STATUS(reserve_case_run("o1", &base_case), INV_OK);
-    reserve_case variants[7];
-    for (int i = 0; i < 7; i++) variants[i] = base_case;
+#define VARIANTS 9
+    reserve_case variants[VARIANTS];
+    for (int i = 0; i < VARIANTS; i++) variants[i] = base_case;
     variants[0].customer = "c2";
     variants[1].sku = "cup";
     variants[2].qty = 3;
@@ -125,9 +130,11 @@ Test(idem, different_content_is_conflict_and_changes_nothing) {
     variants[4].lon = 120.0;
     variants[5].ttl_ms = TTL_MS + 1;
     variants[6].policy = INV_ROUTE_SINGLE_NODE_ONLY;
+    variants[7].max_parcels = 2;
+    variants[8].max_distance_km = 500.0;
     test_fingerprint before, after;
     t_fingerprint(e, &before);
-    for (int i = 0; i < 7; i++) {
+    for (int i = 0; i < VARIANTS; i++) {
         T_STATUS(reserve_case_run("o1", &variants[i]), INV_CONFLICT);
         cr_assert_neq(last_op.message[0], '\0', "variant %d: CONFLICT needs a message", i);
         T_EQU(last_op.out.reservation.alloc_count, 0);
@@ -140,7 +147,8 @@ Test(idem, different_content_is_conflict_and_changes_nothing) {
     T_STATUS(t_commit(e, "o1"), INV_OK);
     /* and against the tombstone */
     t_fingerprint(e, &before);
-    for (int i = 0; i < 7; i++) T_STATUS(reserve_case_run("o1", &variants[i]), INV_CONFLICT);
+    for (int i = 0; i < VARIANTS; i++)
+        T_STATUS(reserve_case_run("o1", &variants[i]), INV_CONFLICT);
     t_fingerprint(e, &after);
     t_fingerprint_assert_same(&before, &after, "conflicting retries of a committed order");
 }

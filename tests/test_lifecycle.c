@@ -24,7 +24,7 @@ static inv_engine *e;
 
 static void setup(void) {
     clk.now_ms = T0_MS;
-    e = test_engine_open(4, &clk);
+    e = test_engine_open_small(4, &clk);
     /* "sh" is next to the destination; "bj" is 1000 km away. */
     T_STATUS(t_upsert_node(e, "sh", INV_NODE_WAREHOUSE, T_DEST_LAT, T_DEST_LON, 0, 0), INV_OK);
     T_STATUS(t_upsert_node(e, "bj", INV_NODE_WAREHOUSE, 39.9042, 116.4074, 0, 0), INV_OK);
@@ -294,4 +294,105 @@ Test(lifecycle, counters_match_many_orders) {
                               : i % 4 == 1 ? INV_RESV_RELEASED : INV_RESV_HELD;
         expect_state(id, want, want != INV_RESV_HELD);
     }
+}
+
+/* DESIGN.md §9 memory targets, as laid out in this build. */
+Test(lifecycle, memory_per_cell_and_per_reservation) {
+    cr_assert_leq(inv_engine_bytes_per_cell(), 32, "%zu bytes per cell",
+                  inv_engine_bytes_per_cell());
+    size_t one = inv_engine_bytes_per_reservation_typical(1, 20, 12);
+    size_t five = inv_engine_bytes_per_reservation_typical(5, 24, 16);
+    cr_assert_leq(one, 160, "%zu bytes per 1-line reservation", one);
+    cr_assert_leq(five, 160, "%zu bytes per 5-line reservation", five);
+    cr_assert_leq(one, five, "more lines cost less (%zu > %zu)", one, five);
+    cr_assert_gt(one, 0);
+}
+
+/* Bug pinned: resv.c arena_alloc/arena_free keep one free list per size class and never
+ * give a freed record's units to another class, so memory once used by large records
+ * (long ids, many lines/parcels) is lost to small ones: RESOURCE_EXHAUSTED ("holds its
+ * maximum of live reservations") with a handful live. Freed memory must serve any size:
+ * a shard sized for 64 live reservations holds 64 small ones after having held (and
+ * released) 30 large ones (64-byte ids), round after round — while one small order stays
+ * HELD throughout, as some always do in production. (Sizes: with 32-byte units a large
+ * record takes 6 units, a small one 2, the shard 4 × 64 = 256: everything here fits even
+ * with power-of-two rounding.) */
+Test(lifecycle, regression_freed_reservation_memory_serves_other_sizes) {
+    inv_engine_close(e);
+    inv_engine_config cfg;
+    test_config_small(&cfg, 1);
+    cfg.reservations_per_shard_max = 64;
+    cfg.clock = test_clock_read;
+    cfg.clock_ctx = &clk;
+    e = test_engine_open_config(&cfg);
+    T_STATUS(t_upsert_node(e, "sh", INV_NODE_WAREHOUSE, T_DEST_LAT, T_DEST_LON, 0, 0), INV_OK);
+    T_STATUS(t_adjust(e, "sh", "tea", 1000), INV_OK);
+    static char big_ids[30][INV_ID_LEN_MAX + 1], big_customer[INV_ID_LEN_MAX + 1];
+    memset(big_customer, 'c', INV_ID_LEN_MAX);
+    T_STATUS(t_reserve1(e, "anchor", "c", "tea", 1, TTL_MS), INV_OK); /* HELD throughout */
+    for (uint32_t round = 0; round < 3; round++) {
+        for (uint32_t i = 0; i < 30; i++) {
+            memset(big_ids[i], 'o', INV_ID_LEN_MAX);
+            snprintf(big_ids[i], sizeof big_ids[i], "%u-%u-", round, i);
+            big_ids[i][strlen(big_ids[i])] = 'o';
+            T_EQU(strlen(big_ids[i]), INV_ID_LEN_MAX);
+            T_STATUS(t_reserve1(e, big_ids[i], big_customer, "tea", 1, TTL_MS), INV_OK);
+        }
+        for (uint32_t i = 0; i < 30; i++) T_STATUS(t_release(e, big_ids[i]), INV_OK);
+        T_EQU(t_stats(e).reservations_live, 1);
+        char id[16];
+        for (uint32_t i = 0; i < 63; i++) {
+            snprintf(id, sizeof id, "s%u-%u", round, i);
+            T_STATUS(t_reserve1(e, id, "c", "tea", 1, TTL_MS), INV_OK);
+        }
+        T_EQU(t_stats(e).reservations_live, 64);
+        for (uint32_t i = 0; i < 63; i++) {
+            snprintf(id, sizeof id, "s%u-%u", round, i);
+            T_STATUS(t_release(e, id), INV_OK);
+        }
+    }
+    T_STATUS(t_release(e, "anchor"), INV_OK);
+    T_EQ(t_cell(e, "sh", "tea").reserved, 0);
+    T_EQU(t_stats(e).reservation_bytes, 0);
+}
+
+/* The edges of every range are valid input: TTL of exactly INV_TTL_MS_MAX, a 64-byte
+ * order id, coordinates at ±90 / ±180, max_parcels above INV_PARCELS_MAX (clamped, not
+ * refused), INV_QTY_MAX on hand. */
+Test(lifecycle, range_edges_are_accepted) {
+    T_STATUS(t_reserve1(e, "ttl-max", "c1", "tea", 1, INV_TTL_MS_MAX), INV_OK);
+    T_EQU(last_op.out.reservation.expires_at_ms, T0_MS + INV_TTL_MS_MAX);
+    char id[INV_ID_LEN_MAX + 1];
+    memset(id, 'x', INV_ID_LEN_MAX);
+    id[INV_ID_LEN_MAX] = '\0';
+    T_STATUS(t_reserve1(e, id, id, "tea", 1, TTL_MS), INV_OK);
+    T_STATUS(t_commit(e, id), INV_OK);
+    static const double corners[4][2] = {{90, 180}, {-90, -180}, {90, -180}, {-90, 180}};
+    for (int i = 0; i < 4; i++) {
+        static const char *const lines[] = {"cup:1", NULL};
+        char order[16];
+        snprintf(order, sizeof order, "corner-%d", i);
+        T_STATUS(t_reserve(e, order, "c1", corners[i][0], corners[i][1], TTL_MS, lines), INV_OK);
+        T_EQU(last_op.out.reservation.alloc_count, 1);
+    }
+    inv_reserve_args a;
+    memset(&a, 0, sizeof a);
+    inv_line l[2] = {{"tea", 1}, {"fan", 1}};
+    a.order_id = "many-parcels";
+    a.customer_id = "c1";
+    a.dest.has_point = true;
+    a.dest.lat = T_DEST_LAT;
+    a.dest.lon = T_DEST_LON;
+    a.lines = l;
+    a.line_count = 2;
+    a.ttl_ms = TTL_MS;
+    a.max_parcels = 1000;
+    T_STATUS(t_reserve_args(e, &a), INV_OK);
+    T_EQU(last_op.out.reservation.parcels, 2);
+    T_STATUS(t_set_to(e, "sh", "pot", (int64_t)INV_QTY_MAX), INV_OK);
+    T_STATUS(t_reserve1(e, "huge", "c1", "pot", INV_QTY_MAX, TTL_MS), INV_OK);
+    T_EQ(t_cell(e, "sh", "pot").reserved, (int64_t)INV_QTY_MAX);
+    T_EQ(t_cell(e, "sh", "pot").available, 0);
+    T_STATUS(t_commit(e, "huge"), INV_OK);
+    T_EQ(t_cell(e, "sh", "pot").on_hand, 0);
 }

@@ -23,7 +23,7 @@ static inv_engine *e;
 
 static void setup(void) {
     clk.now_ms = T0_MS;
-    e = test_engine_open(4, &clk);
+    e = test_engine_open_small(4, &clk);
     T_STATUS(t_upsert_node(e, "sh", INV_NODE_WAREHOUSE, T_DEST_LAT, T_DEST_LON, 0, 0), INV_OK);
     T_STATUS(t_upsert_node(e, "bj", INV_NODE_WAREHOUSE, 39.9042, 116.4074, 0, 0), INV_OK);
     T_STATUS(t_adjust(e, "sh", "phone", 100), INV_OK);
@@ -153,7 +153,8 @@ Test(limits, stock_failure_counts_nothing) {
 
 Test(limits, retry_counts_once) {
     T_STATUS(t_reserve1(e, "a1", "alice", "phone", 2, TTL_MS), INV_OK);
-    for (int i = 0; i < 5; i++) T_STATUS(t_reserve1(e, "a1", "alice", "phone", 2, TTL_MS), INV_OK);
+    for (int i = 0; i < 5; i++)
+        T_STATUS(t_reserve1(e, "a1", "alice", "phone", 2, TTL_MS), INV_OK);
     T_STATUS(t_reserve1(e, "a2", "alice", "phone", 1, TTL_MS), INV_OK);
     expect_phone_reserved(3);
     T_STATUS(t_commit(e, "a1"), INV_OK);

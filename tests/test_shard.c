@@ -3,16 +3,20 @@
  * over the SPSC rings (DESIGN.md §5, inv_engine.h "Execution model").
  *
  * Covers: ownership (inv_engine_op_owner: one owner per order for all its ops, spread
- * over the shards, catalog ops on shard 0, ref_id owners, "any" ops stay where they are
- * submitted); in threaded mode inv_shard_submit runs owned ops at once (returns 1, no
- * callback) and forwards the others (returns 0), whose completion comes back exactly once
+ * over the shards, catalog ops on shard 0, ref_id owners, SetLimit / SetSafety by SKU,
+ * "any" ops stay where they are submitted); in threaded mode inv_shard_submit runs owned
+ * ops at once (returns 1, no callback) and forwards the others (returns 0), whose
+ * completion comes back exactly once
  * through inv_shard_poll's done callback on the submitting thread, with origin_shard set
  * and a correct result — reserve, commit, release, extend, get, adjust with a ref_id from
  * several submitters at once (applied once), a catalog upsert forwarded to shard 0 and
  * published to routing by shard 0's poll; expiry run by the owner's poll on an atomic
  * fake clock; -INV_BUSY when the ring to a stalled owner is full (exactly
  * INV_RING_DEPTH accepted, the refused op untouched), and recovery once the owner polls
- * again; direct mode again after the threads stop.
+ * again; direct mode again after the threads stop. Two white-box races at the end: the
+ * sold-out fast path under a flipping sold-out flag (regression), and reserves against a
+ * cell another thread keeps taking and giving back (lost races re-plan; refusals name
+ * their short line; nothing stays taken).
  *
  * Harness: one worker thread per shard loops { run a posted job; poll its shard }. The
  * test thread posts jobs and waits for them; a job runs on the worker's thread and may
@@ -29,6 +33,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "engine_int.h" /* sku_at: the regression at the end flips a sold-out flag */
 #include "test_support.h"
 
 #define T0_MS 1731200000000ull
@@ -272,8 +277,7 @@ static bool submit_wait(worker *w, inv_op *op) {
 static void open_engine(uint32_t shards) {
     atomic_store(&aclk.now_ms, T0_MS);
     inv_engine_config cfg;
-    inv_engine_config_default(&cfg);
-    cfg.shards = shards;
+    test_config_small(&cfg, shards);
     cfg.clock = test_clock_atomic_read;
     cfg.clock_ctx = &aclk;
     e = test_engine_open_config(&cfg);
@@ -388,7 +392,27 @@ Test(shard, owner_is_stable_and_spread) {
         T_EQU(inv_engine_op_owner(e, &op, 2), owner);
         ref_owner[owner]++;
     }
-    for (uint32_t s = 0; s < 4; s++) cr_assert_gt(ref_owner[s], 40, "ref owner %u: %u", s, ref_owner[s]);
+    for (uint32_t s = 0; s < 4; s++)
+        cr_assert_gt(ref_owner[s], 40, "ref owner %u: %u", s, ref_owner[s]);
+
+    /* SetLimit and SetSafety of one SKU: one owner, whoever submits */
+    uint32_t sku_owner[4] = {0};
+    for (uint32_t i = 0; i < 400; i++) {
+        snprintf(id, sizeof id, "sku-%u", i);
+        memset(&op, 0, sizeof op);
+        op.type = INV_OP_SET_LIMIT;
+        op.in.limit.sku = id;
+        uint32_t owner = inv_engine_op_owner(e, &op, 0);
+        for (uint32_t s = 1; s < 4; s++) T_EQU(inv_engine_op_owner(e, &op, s), owner);
+        memset(&op, 0, sizeof op);
+        op.type = INV_OP_SET_SAFETY;
+        op.in.safety.node_id = "sh";
+        op.in.safety.sku = id;
+        T_EQU(inv_engine_op_owner(e, &op, 3), owner);
+        sku_owner[owner]++;
+    }
+    for (uint32_t s = 0; s < 4; s++)
+        cr_assert_gt(sku_owner[s], 40, "sku owner %u: %u", s, sku_owner[s]);
     for (uint32_t s = 0; s < 4; s++) T_EQU(inv_shard_index(inv_engine_shard(e, s)), s);
 }
 
@@ -834,4 +858,160 @@ Test(shard, busy_when_the_ring_to_a_stalled_owner_is_full) {
     free(j.lines);
     free(j.ps);
     free(j.ids);
+}
+
+/* ====================================================================================
+ * Regression: the sold-out fast path read each SKU's flag twice
+ * ==================================================================================== */
+
+/* Bug pinned: resv.c reserve_sold_out() decided "sold out" from one read of each line's
+ * SKU flag and filled shortfall[] from a second read; a flag lowered in between (a
+ * release, a restock, or the transient raise-then-recheck of sku_mark_sold_out on another
+ * shard) gave INSUFFICIENT_STOCK with every shortfall 0 (seen in test_stress). White-box:
+ * a plain thread flips the SKU's flag (an atomic) as fast as it can while this thread
+ * reserves, in direct mode, an order whose first line is that SKU and whose 23 other
+ * lines widen the window between the reads. Stock is plentiful, so the only way to be
+ * refused is the fast path, and then the answer must name line 0 as short. */
+#define FLAP_LINES 24u
+static _Atomic bool flipping;
+static uint64_t flips; /* flipper thread only until joined */
+
+static void *flag_flipper(void *arg) {
+    sku_rec *r = arg;
+    for (uint64_t n = 0; n < 500000000u && atomic_load_explicit(&flipping, memory_order_relaxed);
+         n++) {
+        /* hold each state a little while: back-to-back stores are never seen apart */
+        atomic_store(&r->sold_out, 1);
+        for (volatile uint32_t k = 0; k < 64; k++) {
+        }
+        atomic_store(&r->sold_out, 0);
+        for (volatile uint32_t k = 0; k < 64; k++) {
+        }
+        flips++;
+    }
+    return NULL;
+}
+
+Test(shard, regression_sold_out_fast_path_reads_each_flag_once) {
+    open_engine(1);
+    static char names[FLAP_LINES][16];
+    inv_line lines[FLAP_LINES];
+    snprintf(names[0], sizeof names[0], "flap");
+    for (uint32_t k = 0; k < FLAP_LINES; k++) {
+        if (k > 0) snprintf(names[k], sizeof names[k], "plenty-%u", k);
+        T_STATUS(t_adjust(e, "sh", names[k], 1000000), INV_OK);
+        lines[k] = (inv_line){names[k], 1};
+    }
+    atomic_store(&flipping, true);
+    pthread_t flipper;
+    cr_assert_eq(pthread_create(&flipper, NULL, flag_flipper, sku_at(e, t_sku(e, "flap"))), 0);
+    uint32_t refused = 0, bad = 0, ok = 0;
+    uint64_t until = mono_ms() + 1500;
+    char id[24];
+    for (uint32_t i = 0; i < 200000 && mono_ms() < until; i++) {
+        inv_op op;
+        snprintf(id, sizeof id, "probe-%u", i);
+        op_reserve(&op, id, "c", 1, 60000, &lines[0]); /* (sets line 0 to tea) */
+        lines[0] = (inv_line){names[0], 1};
+        op.in.reserve.lines = lines;
+        op.in.reserve.line_count = FLAP_LINES;
+        inv_status st = inv_engine_execute(e, &op);
+        if (st == INV_OK) {
+            ok++;
+            inv_op rel;
+            op_order(&rel, INV_OP_RELEASE, id);
+            if (inv_engine_execute(e, &rel) != INV_OK) break;
+            continue;
+        }
+        if (st != INV_INSUFFICIENT_STOCK) break;
+        refused++;
+        bad += op.out.reservation.shortfall[0] != 1;
+        for (uint32_t k = 1; k < FLAP_LINES; k++) bad += op.out.reservation.shortfall[k] != 0;
+    }
+    atomic_store(&flipping, false);
+    pthread_join(flipper, NULL);
+    cr_log_info("flag flips: %llu; %u reserves refused, %u placed", (unsigned long long)flips,
+                refused, ok);
+    cr_assert_eq(bad, 0, "%u of %u refusals named the wrong lines as short", bad, refused);
+    cr_assert_gt(refused, 0, "the flipping flag was never seen");
+    cr_assert_gt(ok, 0, "no reserve ever got through");
+    T_EQ(t_cell(e, "sh", "flap").reserved, 0);
+}
+
+/* ====================================================================================
+ * Lost races: a reserve whose planned units keep being taken
+ * ==================================================================================== */
+
+/* A reserve plans against the stock it reads, then takes it with a CAS; if another shard
+ * took the units in between it re-plans, up to INV_RESERVE_ATTEMPTS_MAX times. Whatever
+ * happened, a refusal must still be INSUFFICIENT_STOCK naming the short line (DESIGN.md
+ * §3 "INSUFFICIENT_STOCK (with per-line shortfall)"), and nothing may stay taken.
+ * White-box: a plain thread takes and gives back every unit of the only cell as fast as
+ * it can (stock_take / stock_untake of all 10 units, as another shard's reserve and
+ * release do), while this thread reserves one unit in direct mode. */
+static _Atomic bool hogging;
+static uint64_t hogs; /* hog thread only until joined */
+static const uint32_t hog_hold = 32, hog_free = 32; /* spin iterations */
+
+static uint32_t hog_cell;
+
+static void *stock_hog(void *arg) {
+    inv_engine *eng = arg;
+    for (uint64_t n = 0; n < 500000000u && atomic_load_explicit(&hogging, memory_order_relaxed);
+         n++) {
+        /* what another shard's reserve and release of all 10 units do to the cell */
+        if (stock_take(eng, hog_cell, 10)) {
+            for (volatile uint32_t k = 0; k < hog_hold; k++) {
+            }
+            stock_untake(eng, hog_cell, 10);
+        }
+        for (volatile uint32_t k = 0; k < hog_free; k++) {
+        }
+        hogs++;
+    }
+    return NULL;
+}
+
+Test(shard, lost_races_still_report_the_shortfall) {
+    open_engine(1);
+    T_STATUS(t_adjust(e, "bj", "contended", 10), INV_OK);
+    hog_cell = stock_find(e, t_sku(e, "contended"), t_node(e, "bj"));
+    cr_assert_neq(hog_cell, INV_NONE);
+    atomic_store(&hogging, true);
+    pthread_t hog;
+    cr_assert_eq(pthread_create(&hog, NULL, stock_hog, e), 0);
+    uint32_t ok = 0, refused = 0, no_shortfall = 0;
+    char first_bad[INV_MESSAGE_LEN_MAX] = "";
+    uint64_t until = mono_ms() + 1000;
+    char id[24];
+    inv_line line;
+    for (uint32_t i = 0; i < 300000 && mono_ms() < until; i++) {
+        inv_op op;
+        snprintf(id, sizeof id, "race-%u", i);
+        op_reserve(&op, id, "c", 1, 60000, &line);
+        line.sku = "contended";
+        inv_status st = inv_engine_execute(e, &op);
+        if (st == INV_OK) {
+            ok++;
+            inv_op rel;
+            op_order(&rel, INV_OP_RELEASE, id);
+            if (inv_engine_execute(e, &rel) != INV_OK) break;
+            continue;
+        }
+        cr_assert(st == INV_INSUFFICIENT_STOCK, "%s -> %s", id, inv_status_name(st));
+        refused++;
+        if (op.out.reservation.shortfall[0] != 1 && no_shortfall++ == 0)
+            snprintf(first_bad, sizeof first_bad, "%s", op.message);
+    }
+    atomic_store(&hogging, false);
+    pthread_join(hog, NULL);
+    cr_log_info("contended: %llu hogs; %u placed, %u refused", (unsigned long long)hogs, ok,
+                refused);
+    cr_assert_eq(no_shortfall, 0, "%u of %u refusals without the shortfall (\"%s\")",
+                 no_shortfall, refused, first_bad);
+    cr_assert_gt(ok, 0);
+    cr_assert_gt(refused, 0);
+    inv_cell_view v = t_cell(e, "bj", "contended");
+    T_EQ(v.reserved, 0);
+    T_EQ(v.on_hand, 10);
 }

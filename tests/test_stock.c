@@ -40,7 +40,7 @@ static double haversine_km(double lat1, double lon1, double lat2, double lon2) {
 
 static void setup(void) {
     clk.now_ms = T0_MS;
-    e = test_engine_open(3, &clk);
+    e = test_engine_open_small(3, &clk);
     for (size_t i = 0; i < CITY_COUNT; i++)
         T_STATUS(t_upsert_node(e, cities[i].id, INV_NODE_WAREHOUSE, cities[i].lat,
                                cities[i].lon, 0, 0), INV_OK);
@@ -151,7 +151,15 @@ Test(stock, set_to_below_reserved_gives_negative_available) {
     T_EQ(nodes[0].available, -2);
     T_EQ(last_op.out.availability.total_on_hand, 4);
     T_EQ(last_op.out.availability.total_reserved, 6);
-    cr_assert_leq(last_op.out.availability.total_available, 0);
+    T_EQ(last_op.out.availability.total_available, 0); /* Σ max(available, 0) */
+    /* a second, healthy cell: the total counts only what can still be sold */
+    T_STATUS(t_adjust(e, "beijing", "sku-1", 7), INV_OK);
+    T_STATUS(t_availability(e, "sku-1", false, 0, 0, 0, nodes, 4), INV_OK);
+    T_EQU(last_op.out.availability.node_count, 2);
+    T_EQ(last_op.out.availability.total_available, 7);
+    T_EQ(last_op.out.availability.total_on_hand, 11);
+    T_EQ(last_op.out.availability.total_reserved, 6);
+    T_STATUS(t_adjust(e, "beijing", "sku-1", -7), INV_OK);
 
     /* Committing the promise: on_hand − 6 (engine_int.h: on_hand is signed for this). */
     T_STATUS(t_commit(e, "o1"), INV_OK);

@@ -515,7 +515,8 @@ static void on_extend_done(client *c, slot *s) {
     if (op->status == INV_OK) {
         uint64_t after = atomic_load(&aclk.now_ms), ttl = op->in.extend.ttl_ms;
         uint64_t got = op->out.reservation.expires_at_ms;
-        if (got < s->clock_before + ttl || got > after + ttl || !same_alloc(o, &op->out.reservation))
+        if (got < s->clock_before + ttl || got > after + ttl ||
+            !same_alloc(o, &op->out.reservation))
             fail(c, "extend %s: expires_at %llu outside [%llu, %llu] or allocation changed",
                  s->order_id, (unsigned long long)got,
                  (unsigned long long)(s->clock_before + ttl), (unsigned long long)(after + ttl));
@@ -821,7 +822,8 @@ static void *client_main(void *arg) {
         if (c->announced && atomic_load(&finished_clients) == THREADS) return NULL;
         if (c->issued >= c->quota && handled == 0) sched_yield();
     }
-    if (!c->failed && !atomic_load(&abort_all)) fail(c, "client %u: iteration bound hit", c->index);
+    if (!c->failed && !atomic_load(&abort_all))
+        fail(c, "client %u: iteration bound hit", c->index);
     atomic_store(&abort_all, true);
     return NULL;
 }
@@ -840,8 +842,7 @@ static uint64_t stress_ops(void) {
 static void load_world(uint64_t ops) {
     atomic_store(&aclk.now_ms, T0_MS);
     inv_engine_config cfg;
-    inv_engine_config_default(&cfg);
-    cfg.shards = THREADS;
+    test_config_small(&cfg, THREADS);
     cfg.clock = test_clock_atomic_read;
     cfg.clock_ctx = &aclk;
     cfg.reservations_per_shard_max = 65536;
@@ -1045,7 +1046,9 @@ Test(stress, mixed_load_then_invariants, .timeout = 590) {
     T_EQ(inv_engine_node_info(e, node_ids[N_HZ], &store), 0);
     T_EQU(store.allocated_today, t.store_parcels);
 
-    /* the mix really ran: storms, limits, expiries, duplicates, conflicts */
+    /* the mix really ran: storms, limits, expiries, duplicates, conflicts (a tiny
+     * INV_STRESS_OPS may not get that far) */
+    if (ops < 100000) goto end;
     cr_assert_gt(hot_short, 0, "the hot SKU never sold out");
     cr_assert_gt(st.sold_out_fast_path, 0, "the sold-out fast path never answered");
     cr_assert_gt(by_status[INV_LIMIT_EXCEEDED], 0);
@@ -1056,6 +1059,7 @@ Test(stress, mixed_load_then_invariants, .timeout = 590) {
     cr_assert_gt(t.released_orders, 0);
     cr_assert_gt(by_kind[K_RESERVE_DUP], 0);
 
+end:;
     /* a SKU with stock left is not stuck "sold out": one more hot unit can be had */
     int64_t hot_free = 0;
     for (uint32_t n = 0; n < NODE_COUNT; n++)

@@ -166,7 +166,8 @@ typedef struct inv_engine_config {
     uint32_t reservations_per_shard_max; /* live (HELD) reservations per shard */
     uint32_t tombstones_per_shard_max;   /* finished reservations remembered per shard */
     uint32_t refs_per_shard_max;         /* Adjust/Return ref_ids remembered per shard */
-    uint32_t limit_counters_max;      /* (customer, limited SKU) counters */
+    uint32_t limit_counters_max;      /* (customer, limited SKU) counters, never reclaimed:
+                                         committed units count for good */
     uint64_t idempotency_window_ms;   /* how long tombstones and ref_ids are kept */
     inv_route_weights weights;
     inv_clock_fn clock;               /* NULL: CLOCK_REALTIME */

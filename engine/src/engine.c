@@ -101,7 +101,10 @@ void inv_engine_config_default(inv_engine_config *cfg) {
     cfg->reservations_per_shard_max = 1u << 17;
     cfg->tombstones_per_shard_max = 1u << 17;
     cfg->refs_per_shard_max = 1u << 16;
-    cfg->limit_counters_max = 1u << 16;
+    /* Counters are kept for the life of the process: committed units count against a
+     * limit for good, so a (customer, limited SKU) counter is never reclaimed. Size it
+     * for the distinct buyers of limited SKUs in a sale (16 bytes × 2 each). */
+    cfg->limit_counters_max = 1u << 20;
     cfg->idempotency_window_ms = INV_IDEMPOTENCY_WINDOW_MS_DEFAULT;
     cfg->weights.kind_weight[INV_NODE_WAREHOUSE] = 1.0;
     cfg->weights.kind_weight[INV_NODE_STORE] = 1.3;  /* store staff pick slower */

@@ -90,25 +90,43 @@ static inline resv_alloc *rec_allocs(resv_rec *r) {
     return (resv_alloc *)(void *)(r->data + strings);
 }
 
+static void arena_push(resv_arena *a, uint32_t h, uint32_t units) {
+    assert(units >= 1 && units <= RESV_CLASSES);
+    timer_link *l = (timer_link *)(a->base + (uint64_t)h * RESV_UNIT_BYTES);
+    l->next = a->free_head[units];
+    a->free_head[units] = h;
+}
+
+static uint32_t arena_pop(resv_arena *a, uint32_t units) {
+    uint32_t h = a->free_head[units];
+    if (h == INV_NONE) return INV_NONE;
+    timer_link *l = (timer_link *)(a->base + (uint64_t)h * RESV_UNIT_BYTES);
+    a->free_head[units] = l->next;
+    return h;
+}
+
+/* A block of `units`: from its own free list, else never-used units, else split off
+ * a larger free block (its remainder goes to the remainder's list), so that memory
+ * freed by large records serves small ones. Free blocks are not merged: a large
+ * request can fail while small blocks are free (RESOURCE_EXHAUSTED, counted). */
 static uint32_t arena_alloc(resv_arena *a, uint32_t units) {
     assert(units >= 1 && units <= RESV_CLASSES);
-    uint32_t h = a->free_head[units];
-    if (h != INV_NONE) {
-        timer_link *l = (timer_link *)(a->base + (uint64_t)h * RESV_UNIT_BYTES);
-        a->free_head[units] = l->next;
-    } else {
-        if (a->units_total - a->bump < units) return INV_NONE;
+    uint32_t h = arena_pop(a, units);
+    if (h == INV_NONE && a->units_total - a->bump >= units) {
         h = a->bump;
         a->bump += units;
     }
+    for (uint32_t c = units + 1; h == INV_NONE && c <= RESV_CLASSES; c++) {
+        h = arena_pop(a, c);
+        if (h != INV_NONE) arena_push(a, h + units, c - units);
+    }
+    if (h == INV_NONE) return INV_NONE;
     a->bytes_in_use += (uint64_t)units * RESV_UNIT_BYTES;
     return h;
 }
 
 static void arena_free(resv_arena *a, uint32_t h, uint32_t units) {
-    timer_link *l = (timer_link *)(a->base + (uint64_t)h * RESV_UNIT_BYTES);
-    l->next = a->free_head[units];
-    a->free_head[units] = h;
+    arena_push(a, h, units);
     assert(a->bytes_in_use >= (uint64_t)units * RESV_UNIT_BYTES);
     a->bytes_in_use -= (uint64_t)units * RESV_UNIT_BYTES;
 }
@@ -449,14 +467,17 @@ static void plan_untake(inv_shard *s, const route_plan *p, uint32_t taken,
         node_capacity_give(s->e, p->parcel_nodes[i], day);
 }
 
-/* Take every planned entry and count each parcel node; all or nothing. */
-static bool plan_take(inv_shard *s, const route_plan *p, uint64_t day) {
+/* Take every planned entry and count each parcel node; all or nothing. On a lost
+ * race `*lost` names the entry whose units were gone (or INV_NONE: capacity). */
+static bool plan_take(inv_shard *s, const route_plan *p, uint64_t day, uint32_t *lost) {
+    *lost = INV_NONE;
     for (uint32_t i = 0; i < p->alloc_count; i++) {
         uint32_t c = stock_find(s->e, p->alloc[i].sku, p->alloc[i].node);
         assert(c != INV_NONE);
         s->plan_cells[i] = c;
         if (!stock_take(s->e, c, p->alloc[i].qty)) {
             plan_untake(s, p, i, 0, day);
+            *lost = i;
             return false;
         }
     }
@@ -502,9 +523,15 @@ static bool reserve_route_and_take(inv_shard *s, inv_op *op, const reserve_input
     for (uint32_t attempt = 0; attempt < INV_RESERVE_ATTEMPTS_MAX; attempt++) {
         route_plan_make(s->e, g, s->route, &rq, p);
         if (p->status != INV_OK) break;
-        if (plan_take(s, p, rq.day)) return true;
-        p->status = INV_INSUFFICIENT_STOCK; /* lost every race: report as short */
+        uint32_t lost = INV_NONE;
+        if (plan_take(s, p, rq.day, &lost)) return true;
+        /* Lost the race every time: short by the units the last plan could not take. */
+        p->status = INV_INSUFFICIENT_STOCK;
         p->reason = "stock taken by concurrent orders";
+        memset(p->shortfall, 0, sizeof p->shortfall);
+        memset(p->sku_exhausted, 0, sizeof p->sku_exhausted);
+        for (uint32_t l = 0; lost != INV_NONE && l < a->line_count; l++)
+            if (in->sku[l] == p->alloc[lost].sku) p->shortfall[l] = p->alloc[lost].qty;
     }
     inv_reservation_view *v = &op->out.reservation;
     v->alloc_count = 0;
@@ -659,7 +686,12 @@ static void order_finish_op(inv_shard *s, inv_op *op, inv_resv_state to) {
         answer_finished(op, op->type, (inv_resv_state)t->value);
         return;
     }
-    if (to == INV_RESV_COMMITTED && expire_if_due(s, op, h)) return;
+    if (expire_if_due(s, op, h)) {
+        /* Past its time: it expired. Commit says so; release of an expired order is
+         * done (OK, state EXPIRED), as it would be once the timer had run. */
+        if (to == INV_RESV_RELEASED) op_ok(op);
+        return;
+    }
     view_from_rec(s, rec_at(s, h), to, &op->out.reservation);
     op->lsn = resv_finish(s, h, to, false);
     op_ok(op);

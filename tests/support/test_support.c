@@ -164,6 +164,26 @@ inv_engine *test_engine_open_config(const inv_engine_config *cfg) {
     return e;
 }
 
+void test_config_small(inv_engine_config *cfg, uint32_t shards) {
+    inv_engine_config_default(cfg);
+    cfg->shards = shards;
+    cfg->nodes_max = 64;
+    cfg->skus_max = 1024;
+    cfg->cells_max = 8192;
+    cfg->reservations_per_shard_max = 8192;
+    cfg->tombstones_per_shard_max = 8192;
+    cfg->refs_per_shard_max = 8192;
+    cfg->limit_counters_max = 1024;
+}
+
+inv_engine *test_engine_open_small(uint32_t shards, test_clock *clock) {
+    inv_engine_config cfg;
+    test_config_small(&cfg, shards);
+    cfg.clock = test_clock_read;
+    cfg.clock_ctx = clock;
+    return test_engine_open_config(&cfg);
+}
+
 static inv_status adjust_ref(inv_engine *e, const char *node, const char *sku, bool set,
                              int64_t v, const char *ref) {
     memset(&last_op, 0, sizeof last_op);
@@ -341,8 +361,9 @@ void t_fingerprint_assert_same(const test_fingerprint *before, const test_finger
         cr_assert_eq(a->ships, b->ships, "%s: node %u ships", what, n);
         cr_assert_eq(a->pickup, b->pickup, "%s: node %u pickup", what, n);
         cr_assert_eq(a->capacity_per_day, b->capacity_per_day, "%s: node %u capacity", what, n);
-        cr_assert_eq(a->allocated_today, b->allocated_today, "%s: node %u allocated_today %u -> %u",
-                     what, n, a->allocated_today, b->allocated_today);
+        cr_assert_eq(a->allocated_today, b->allocated_today,
+                     "%s: node %u allocated_today %u -> %u", what, n, a->allocated_today,
+                     b->allocated_today);
         cr_assert_eq(a->priority, b->priority, "%s: node %u priority", what, n);
         cr_assert_eq(a->status, b->status, "%s: node %u status", what, n);
     }

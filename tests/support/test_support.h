@@ -80,6 +80,12 @@ uint64_t test_clock_atomic_read(void *ctx);
 
 /* Open an engine from a full config (clock included); fails the test on error. */
 inv_engine *test_engine_open_config(const inv_engine_config *cfg);
+/* Defaults with small tables (64 nodes, 1024 SKUs, 8192 cells, 8192 reservations,
+ * tombstones and refs per shard): an engine that opens in well under a millisecond,
+ * also under sanitizers. No clock set. */
+void test_config_small(inv_engine_config *cfg, uint32_t shards);
+/* test_engine_open with those small tables. */
+inv_engine *test_engine_open_small(uint32_t shards, test_clock *clock);
 
 /* Adjust / Return with a ref_id (NULL or "" = no dedupe). */
 inv_status t_adjust_ref(inv_engine *e, const char *node, const char *sku, int64_t delta,
