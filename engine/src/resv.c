@@ -11,9 +11,10 @@
  *                        └─────────────────▶ EXPIRED ───────┘    window: recent.c)
  *
  * Only the owner shard (hash(order_id) mod N) runs these, so a reservation has a
- * single writer and needs no lock. Live (HELD) records sit in a per-shard arena of
- * 32-byte units sized at start-up, found through an open-addressing index and linked
- * into the shard's timer wheel by their expiry. A finished reservation gives its units
+ * single writer and needs no lock. Live (HELD) records sit in a per-shard arena sized
+ * at start-up (a buddy allocator of 32-byte units, so no fragmentation builds up),
+ * found through an open-addressing index and linked into the shard's timer wheel by
+ * their expiry. A finished reservation gives its units
  * back, frees its record and leaves a 40-byte tombstone (keyed by two hashes of the
  * order id) that still answers retries with the final state.
  *
@@ -49,7 +50,7 @@ typedef struct resv_rec {
     uint64_t content_hash;
     float cost;
     uint16_t created_day; /* business day mod 2^16, for capacity give-back */
-    uint8_t units;        /* size class */
+    uint8_t order;        /* the record's block is 2^order units */
     uint8_t id_len, customer_len, alloc_count, parcels;
     uint8_t pad_;
     char data[];          /* order_id, customer_id, pad to 4, resv_alloc[alloc_count] */
@@ -59,8 +60,8 @@ _Static_assert(offsetof(resv_rec, data) <= 48, "record header stays small");
 _Static_assert(offsetof(resv_rec, data) % 4 == 0, "allocation entries stay aligned");
 _Static_assert(offsetof(resv_rec, data) + 2 * INV_ID_LEN_MAX + 4 +
                        INV_ALLOC_MAX * sizeof(resv_alloc) <=
-                   RESV_CLASSES * RESV_UNIT_BYTES,
-               "the largest record fits the largest size class");
+                   (RESV_UNIT_BYTES << RESV_ORDER_MAX),
+               "the largest record fits the largest block");
 
 /* Resolved, validated reserve input. */
 typedef struct reserve_input {
@@ -90,45 +91,67 @@ static inline resv_alloc *rec_allocs(resv_rec *r) {
     return (resv_alloc *)(void *)(r->data + strings);
 }
 
-static void arena_push(resv_arena *a, uint32_t h, uint32_t units) {
-    assert(units >= 1 && units <= RESV_CLASSES);
-    timer_link *l = (timer_link *)(a->base + (uint64_t)h * RESV_UNIT_BYTES);
-    l->next = a->free_head[units];
-    a->free_head[units] = h;
+/* ---- Buddy allocator over the arena's 32-byte units -------------------------------
+ * Blocks are 2^order units (order 0..RESV_ORDER_MAX), aligned to their size; a freed
+ * block merges with its buddy (h ^ 2^order) whenever that is free too, so memory
+ * freed by records of one size always serves records of any other. free_order[u] is
+ * the order of the free block starting at unit u, or RESV_NOT_FREE. */
+
+static inline timer_link *arena_link(const resv_arena *a, uint32_t h) {
+    return (timer_link *)(a->base + (uint64_t)h * RESV_UNIT_BYTES);
 }
 
-static uint32_t arena_pop(resv_arena *a, uint32_t units) {
-    uint32_t h = a->free_head[units];
-    if (h == INV_NONE) return INV_NONE;
-    timer_link *l = (timer_link *)(a->base + (uint64_t)h * RESV_UNIT_BYTES);
-    a->free_head[units] = l->next;
+static void arena_list_push(resv_arena *a, uint32_t h, uint32_t order) {
+    timer_link *l = arena_link(a, h);
+    l->prev = INV_NONE;
+    l->next = a->free_head[order];
+    if (l->next != INV_NONE) arena_link(a, l->next)->prev = h;
+    a->free_head[order] = h;
+    a->free_order[h] = (uint8_t)order;
+}
+
+static void arena_list_remove(resv_arena *a, uint32_t h, uint32_t order) {
+    timer_link *l = arena_link(a, h);
+    assert(a->free_order[h] == order);
+    if (l->prev != INV_NONE) arena_link(a, l->prev)->next = l->next;
+    else a->free_head[order] = l->next;
+    if (l->next != INV_NONE) arena_link(a, l->next)->prev = l->prev;
+    a->free_order[h] = RESV_NOT_FREE;
+}
+
+static uint32_t order_of(uint32_t units) {
+    uint32_t order = 0;
+    while ((1u << order) < units) order++;
+    assert(order <= RESV_ORDER_MAX);
+    return order;
+}
+
+/* A block of 2^order units, or INV_NONE. */
+static uint32_t arena_alloc(resv_arena *a, uint32_t order) {
+    uint32_t k = order;
+    while (k <= RESV_ORDER_MAX && a->free_head[k] == INV_NONE) k++;
+    if (k > RESV_ORDER_MAX) return INV_NONE;
+    uint32_t h = a->free_head[k];
+    arena_list_remove(a, h, k);
+    while (k > order) { /* split: keep the lower half, free the upper */
+        k--;
+        arena_list_push(a, h + (1u << k), k);
+    }
+    a->bytes_in_use += (uint64_t)RESV_UNIT_BYTES << order;
     return h;
 }
 
-/* A block of `units`: from its own free list, else never-used units, else split off
- * a larger free block (its remainder goes to the remainder's list), so that memory
- * freed by large records serves small ones. Free blocks are not merged: a large
- * request can fail while small blocks are free (RESOURCE_EXHAUSTED, counted). */
-static uint32_t arena_alloc(resv_arena *a, uint32_t units) {
-    assert(units >= 1 && units <= RESV_CLASSES);
-    uint32_t h = arena_pop(a, units);
-    if (h == INV_NONE && a->units_total - a->bump >= units) {
-        h = a->bump;
-        a->bump += units;
+static void arena_free(resv_arena *a, uint32_t h, uint32_t order) {
+    assert(a->bytes_in_use >= ((uint64_t)RESV_UNIT_BYTES << order));
+    a->bytes_in_use -= (uint64_t)RESV_UNIT_BYTES << order;
+    while (order < RESV_ORDER_MAX) { /* merge with the buddy while it is free */
+        uint32_t buddy = h ^ (1u << order);
+        if (buddy >= a->units_total || a->free_order[buddy] != order) break;
+        arena_list_remove(a, buddy, order);
+        h = h < buddy ? h : buddy;
+        order++;
     }
-    for (uint32_t c = units + 1; h == INV_NONE && c <= RESV_CLASSES; c++) {
-        h = arena_pop(a, c);
-        if (h != INV_NONE) arena_push(a, h + units, c - units);
-    }
-    if (h == INV_NONE) return INV_NONE;
-    a->bytes_in_use += (uint64_t)units * RESV_UNIT_BYTES;
-    return h;
-}
-
-static void arena_free(resv_arena *a, uint32_t h, uint32_t units) {
-    arena_push(a, h, units);
-    assert(a->bytes_in_use >= (uint64_t)units * RESV_UNIT_BYTES);
-    a->bytes_in_use -= (uint64_t)units * RESV_UNIT_BYTES;
+    arena_list_push(a, h, order);
 }
 
 static uint32_t index_find(const inv_shard *s, uint64_t key, const char *id, size_t len) {
@@ -181,14 +204,20 @@ int resv_shard_open(inv_shard *s) {
     const inv_engine_config *c = &s->e->cfg;
     /* 4 units (128 bytes) per live reservation on average: an order of 1–5 lines
      * with 20-byte ids. Larger orders simply use more of the same arena. */
-    uint64_t units = (uint64_t)c->reservations_per_shard_max * 4u;
+    uint64_t block = 1u << RESV_ORDER_MAX;
+    uint64_t units = ((uint64_t)c->reservations_per_shard_max * 4u + block - 1) / block * block;
     if (units >= INV_NONE) return -EINVAL;
     s->arena.units_total = (uint32_t)units;
     s->arena.base = aligned_alloc(INV_CACHE_LINE, (size_t)units * RESV_UNIT_BYTES);
+    s->arena.free_order = malloc((size_t)units);
     s->resv_index_mask = pow2_at_least((uint64_t)c->reservations_per_shard_max * 2) - 1;
     s->resv_index = malloc(((size_t)s->resv_index_mask + 1) * sizeof(uint32_t));
-    if (s->arena.base == NULL || s->resv_index == NULL) return -ENOMEM;
-    for (uint32_t i = 0; i <= RESV_CLASSES; i++) s->arena.free_head[i] = INV_NONE;
+    if (s->arena.base == NULL || s->resv_index == NULL || s->arena.free_order == NULL)
+        return -ENOMEM;
+    for (uint32_t i = 0; i <= RESV_ORDER_MAX; i++) s->arena.free_head[i] = INV_NONE;
+    memset(s->arena.free_order, RESV_NOT_FREE, (size_t)units);
+    for (uint64_t h = units; h >= block; h -= block) /* whole blocks, lowest on top */
+        arena_list_push(&s->arena, (uint32_t)(h - block), RESV_ORDER_MAX);
     memset(s->resv_index, 0xff, ((size_t)s->resv_index_mask + 1) * sizeof(uint32_t));
     timer_init(&s->timers, s->arena.base, RESV_UNIT_BYTES, engine_now_ms(s->e));
     if (recent_open(&s->tombstones, c->tombstones_per_shard_max) != 0) return -ENOMEM;
@@ -198,6 +227,7 @@ int resv_shard_open(inv_shard *s) {
 
 void resv_shard_close(inv_shard *s) {
     free(s->arena.base);
+    free(s->arena.free_order);
     free(s->resv_index);
     recent_close(&s->tombstones);
     recent_close(&s->refs);
@@ -207,7 +237,8 @@ size_t inv_engine_bytes_per_reservation_typical(uint32_t alloc_count, uint32_t o
                                                 uint32_t customer_id_len) {
     size_t units = (rec_bytes(order_id_len, customer_id_len, alloc_count) +
                     RESV_UNIT_BYTES - 1) / RESV_UNIT_BYTES;
-    return units * RESV_UNIT_BYTES + 2 * sizeof(uint32_t); /* + index at ≤ 50 % load */
+    return ((size_t)RESV_UNIT_BYTES << order_of((uint32_t)units)) +
+           2 * sizeof(uint32_t); /* + index at ≤ 50 % load */
 }
 
 /* ====================================================================================
@@ -299,7 +330,7 @@ static uint64_t resv_finish(inv_shard *s, uint32_t h, inv_resv_state state, bool
     t->value = state;
     uint64_t lsn = 0;
     if (journal_on(s)) lsn = journal_finished_emit(s, r->data, r->id_len, state, s->now_ms);
-    arena_free(&s->arena, h, r->units);
+    arena_free(&s->arena, h, r->order);
     s->resv_live--;
     return lsn;
 }
@@ -551,16 +582,16 @@ static bool reserve_record(inv_shard *s, inv_op *op, const reserve_input *in,
     const inv_reserve_args *a = &op->in.reserve;
     const route_plan *p = &s->plan;
     size_t bytes = rec_bytes(in->id_len, in->customer_len, p->alloc_count);
-    uint32_t units = (uint32_t)((bytes + RESV_UNIT_BYTES - 1) / RESV_UNIT_BYTES);
+    uint32_t order = order_of((uint32_t)((bytes + RESV_UNIT_BYTES - 1) / RESV_UNIT_BYTES));
     uint32_t h = s->resv_live < s->e->cfg.reservations_per_shard_max
-                     ? arena_alloc(&s->arena, units) : INV_NONE;
+                     ? arena_alloc(&s->arena, order) : INV_NONE;
     if (h == INV_NONE) return false;
     resv_rec *r = rec_at(s, h);
     r->key_hash = in->key_hash;
     r->content_hash = in->content_hash;
     r->cost = (float)p->cost;
     r->created_day = (uint16_t)inv_day_of(s->now_ms);
-    r->units = (uint8_t)units;
+    r->order = (uint8_t)order;
     r->id_len = (uint8_t)in->id_len;
     r->customer_len = (uint8_t)in->customer_len;
     r->alloc_count = (uint8_t)p->alloc_count;
@@ -789,8 +820,8 @@ int resv_replay_reserved(inv_shard *s, const journal_reserved *jr, char *err, si
     if (index_find(s, key, jr->order_id, jr->order_len) != INV_NONE)
         return replay_refuse(err, errlen, "reserved twice", jr->order_id);
     size_t bytes = rec_bytes(jr->order_len, jr->customer_len, jr->alloc_count);
-    uint32_t units = (uint32_t)((bytes + RESV_UNIT_BYTES - 1) / RESV_UNIT_BYTES);
-    uint32_t h = arena_alloc(&s->arena, units);
+    uint32_t order = order_of((uint32_t)((bytes + RESV_UNIT_BYTES - 1) / RESV_UNIT_BYTES));
+    uint32_t h = arena_alloc(&s->arena, order);
     if (h == INV_NONE || s->resv_live >= s->e->cfg.reservations_per_shard_max)
         return replay_refuse(err, errlen, "reservation arena full", jr->order_id);
     resv_rec *r = rec_at(s, h);
@@ -798,7 +829,7 @@ int resv_replay_reserved(inv_shard *s, const journal_reserved *jr, char *err, si
     r->content_hash = jr->content_hash;
     r->cost = jr->cost;
     r->created_day = jr->created_day;
-    r->units = (uint8_t)units;
+    r->order = (uint8_t)order;
     r->id_len = jr->order_len;
     r->customer_len = jr->customer_len;
     r->alloc_count = (uint8_t)jr->alloc_count;
@@ -808,7 +839,7 @@ int resv_replay_reserved(inv_shard *s, const journal_reserved *jr, char *err, si
     resv_alloc *al = rec_allocs(r);
     for (uint32_t i = 0; i < jr->alloc_count; i++) {
         if (stock_find_or_create(s->e, jr->sku[i], jr->node[i], &al[i].cell) != 0) {
-            arena_free(&s->arena, h, units);
+            arena_free(&s->arena, h, order);
             return replay_refuse(err, errlen, "cell table full", jr->order_id);
         }
         al[i].qty_flags = jr->qty_flags[i];

@@ -28,17 +28,18 @@ typedef struct spsc_ring {
 } spsc_ring;
 
 /* ------------------------------------------------------------------------------------
- * Reservation arena: fixed memory carved into 32-byte units; a record takes 1..N units
- * (its size class); freed records go to a free list per class. No malloc per request.
+ * Reservation arena: fixed memory of 32-byte units, handed out as power-of-two blocks by
+ * a buddy allocator (resv.c). No malloc per request, no fragmentation that builds up.
  * ------------------------------------------------------------------------------------ */
 #define RESV_UNIT_BYTES 32u
-#define RESV_CLASSES 40u /* largest record: 40 units = 1280 bytes */
+#define RESV_ORDER_MAX 6u   /* largest block: 64 units = 2048 bytes */
+#define RESV_NOT_FREE 0xffu
 
 typedef struct resv_arena {
     unsigned char *base;
-    uint32_t units_total;
-    uint32_t bump;                      /* next never-used unit */
-    uint32_t free_head[RESV_CLASSES + 1];
+    uint32_t units_total;               /* a multiple of the largest block */
+    uint32_t free_head[RESV_ORDER_MAX + 1];
+    uint8_t *free_order;                /* per unit: order of the free block there */
     uint64_t bytes_in_use;
 } resv_arena;
 
