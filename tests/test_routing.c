@@ -7,8 +7,9 @@
  * Node filters: PAUSED / CLOSED nodes, nodes at daily capacity, non-shipping lockers.
  * White-box: the geo lists against brute force on a few hundred random nodes, routing
  * to the brute-force cheapest node through narrow and wide (> INV_SKU_SCAN_CELLS_MAX
- * cells) SKUs, the sold-out flag, nodes missing from a snapshot, the build time of a
- * 10,000-node snapshot.
+ * cells) SKUs, more holders than the router's pool keeps (its full-pool ranking), the
+ * sold-out flag, nodes missing from a snapshot, the build time of a 10,000-node
+ * snapshot.
  *
  * Geography: nodes sit at (north_km, east_km) offsets from People's Square, Shanghai;
  * distances in a test differ by clear margins so that only the policy decides.
@@ -738,4 +739,65 @@ Test(routing, snapshot_of_10k_nodes_builds_fast) {
     cr_assert_eq(geo_node_count(g), 10000);
     cr_assert_lt(ms, 1000.0, "build took %.1f ms", ms);
     geo_snapshot_free(g);
+}
+
+/* More holders than the router's pool keeps (256), none in the destination's grid list:
+ * the whole cell list is walked, farthest holders first (cells are prepended, and the
+ * nearest were stocked first), so the cheapest arrive once the pool is full and must
+ * displace the costlier rows. A paused node among the cheapest must be skipped. */
+static int by_distance(const void *a, const void *b) {
+    double da = ((const double *)a)[0], db = ((const double *)b)[0];
+    return da < db ? -1 : da > db;
+}
+
+Test(routing, many_far_holders_keep_the_cheapest) {
+    enum { N = 700 };
+    static rnd_node nodes[N];
+    static bool holds[N];
+    static double order[N][2]; /* (distance, node) */
+    char id[32];
+    double lat = 31.0, lon = 115.0;
+    random_nodes(nodes, N);
+    geo_cell_list list;
+    geo_cell_lookup(catalog_geo(E), lat, lon, false, &list);
+    for (uint32_t i = 0; i < N; i++) {
+        order[i][0] = geo_distance_km(lat, lon, nodes[i].lat, nodes[i].lon);
+        order[i][1] = i;
+        holds[i] = nodes[i].ships;
+    }
+    for (uint32_t j = 0; j < list.count; j++) holds[list.nodes[j]] = false;
+    qsort(order, N, sizeof order[0], by_distance);
+    uint32_t holders = 0;
+    for (uint32_t k = 0; k < N; k++) { /* nearest first: they end at the list's tail */
+        uint32_t i = (uint32_t)order[k][1];
+        snprintf(id, sizeof id, "R%u", i);
+        stock(id, "many", holds[i] ? 1 : 0);
+        holders += holds[i];
+    }
+    cr_assert_gt(holders, 300, "more holders than the pool keeps");
+    route_scratch *s = route_scratch_new();
+    route_plan p;
+    route_request rq = request_of(lat, lon, LINES("many:1"));
+    for (int round = 0; round < 6; round++) {
+        uint32_t want = brute_cheapest(nodes, N, holds, lat, lon);
+        route_plan_make(E, catalog_geo(E), s, &rq, &p);
+        cr_assert_eq(p.status, INV_OK, "%s", p.reason);
+        cr_assert_eq(p.alloc[0].node, want, "round %d: node %u, brute force %u", round,
+                     p.alloc[0].node, want);
+        snprintf(id, sizeof id, "R%u", want);
+        status_set(id, INV_NODE_PAUSED);
+        holds[want] = false;
+    }
+    /* Three units, one per node: the three cheapest holders (all found by the walk). */
+    rq = request_of(lat, lon, LINES("many:3"));
+    route_plan_make(E, catalog_geo(E), s, &rq, &p);
+    cr_assert_eq(p.status, INV_OK, "%s", p.reason);
+    cr_assert_eq(p.parcels, 3);
+    for (uint32_t k = 0; k < 3; k++) {
+        uint32_t want = brute_cheapest(nodes, N, holds, lat, lon);
+        cr_assert_eq(p.alloc[k].node, want, "parcel %u: node %u, brute force %u", k,
+                     p.alloc[k].node, want);
+        holds[want] = false;
+    }
+    route_scratch_free(s);
 }

@@ -107,22 +107,21 @@ uint32_t node_capacity_left(const inv_engine *e, uint32_t n, uint64_t day) {
     return used >= cap ? 0 : cap - used;
 }
 
-bool node_capacity_take(inv_engine *e, uint32_t n, uint64_t day) {
+int node_capacity_take(inv_engine *e, uint32_t n, uint64_t day) {
     node_rec *r = &e->nodes[n];
     uint32_t cap = atomic_load_explicit(&r->capacity_per_day, memory_order_relaxed);
-    if (cap == 0) return true;
+    if (cap == 0) return NODE_CAP_UNLIMITED;
     uint64_t w = atomic_load_explicit(&r->capacity_used, memory_order_relaxed);
     for (;;) { /* CAS loop: ends when the CAS wins or the node is full */
         uint32_t used = (w >> 32) == day ? (uint32_t)w : 0;
-        if (used >= cap) return false;
+        if (used >= cap) return NODE_CAP_FULL;
         uint64_t next = (day << 32) | (used + 1u);
-        if (atomic_compare_exchange_weak(&r->capacity_used, &w, next)) return true;
+        if (atomic_compare_exchange_weak(&r->capacity_used, &w, next)) return NODE_CAP_COUNTED;
     }
 }
 
 void node_capacity_give(inv_engine *e, uint32_t n, uint64_t day) {
     node_rec *r = &e->nodes[n];
-    if (atomic_load_explicit(&r->capacity_per_day, memory_order_relaxed) == 0) return;
     uint64_t w = atomic_load_explicit(&r->capacity_used, memory_order_relaxed);
     for (;;) { /* a different day or zero: nothing to give back */
         if ((w >> 32) != day || (uint32_t)w == 0) return;
@@ -239,7 +238,6 @@ void node_fields_apply(inv_engine *e, uint32_t node, const inv_node_spec *spec) 
 
 void node_capacity_replay_take(inv_engine *e, uint32_t n, uint64_t day) {
     node_rec *r = &e->nodes[n];
-    if (atomic_load(&r->capacity_per_day) == 0) return;
     uint64_t w = atomic_load(&r->capacity_used);
     if ((w >> 32) > day) return;
     uint32_t used = (w >> 32) == day ? (uint32_t)w : 0;

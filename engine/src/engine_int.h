@@ -74,9 +74,14 @@ typedef struct node_rec {
  * unlimited). Only nodes with a capacity_per_day are counted, so that an unlimited
  * warehouse's line is never written on the reserve path. */
 uint32_t node_capacity_left(const inv_engine *e, uint32_t n, uint64_t day);
-/* Count one order against node `n` on `day`; false when it is at capacity. */
-bool node_capacity_take(inv_engine *e, uint32_t n, uint64_t day);
-/* Give back one order (release or expiry on the same day). */
+/* Count one order against node `n` on `day`.
+ * @return NODE_CAP_COUNTED, NODE_CAP_UNLIMITED (nothing counted), or NODE_CAP_FULL. */
+#define NODE_CAP_COUNTED 1
+#define NODE_CAP_UNLIMITED 0
+#define NODE_CAP_FULL (-1)
+int node_capacity_take(inv_engine *e, uint32_t n, uint64_t day);
+/* Give back one order that was counted on `day` (nothing if the counter has moved on
+ * to a later day). */
 void node_capacity_give(inv_engine *e, uint32_t n, uint64_t day);
 static inline uint64_t inv_day_of(uint64_t now_ms) {
     return (now_ms + INV_DAY_OFFSET_MS) / INV_DAY_MS;
@@ -258,7 +263,8 @@ int node_define(inv_engine *e, uint32_t node, const char *id, size_t len);
 void node_fields_apply(inv_engine *e, uint32_t node, const inv_node_spec *spec);
 /* Recovery: make SKU `sku` exist with this name. @return 0 or -EINVAL. */
 int sku_define(inv_engine *e, uint32_t sku, const char *name, size_t len);
-/* Recovery: count one order on `day` as node_capacity_take did (without the check). */
+/* Recovery: count one order on `day` as node_capacity_take did when it returned
+ * NODE_CAP_COUNTED (whatever capacity_per_day says now, so replay order is free). */
 void node_capacity_replay_take(inv_engine *e, uint32_t n, uint64_t day);
 /* Recovery / snapshots: the raw capacity word, and setting it. */
 void node_capacity_word_set(inv_engine *e, uint32_t n, uint64_t word);

@@ -96,7 +96,8 @@ const char *inv_rec_type_name(inv_rec_type t) {
 static uint64_t append(inv_shard *s, inv_rec_type type, const wbuf *w) {
     assert(journal_on(s));
     uint64_t lsn = s->e->cfg.journal.append(s->e->cfg.journal.ctx, s->index, type, w->b, w->n);
-    assert(lsn > 0);
+    assert(lsn > s->last_lsn);
+    s->last_lsn = lsn;
     return lsn;
 }
 

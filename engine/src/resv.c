@@ -37,11 +37,15 @@
 #define SEED_ORDER 0x6f72646572ull
 #define SEED_ORDER2 0x4f524445523200ull
 #define SEED_CUSTOMER 0x63757374ull
-#define ALLOC_LIMIT_COUNTED 0x80000000u /* alloc qty flag: counted toward a limit */
+#define ALLOC_LIMIT_COUNTED 0x80000000u    /* qty flag: counted toward a purchase limit */
+#define ALLOC_CAPACITY_COUNTED 0x40000000u /* flag on a node's first entry: the order was
+                                              counted against that node's daily capacity */
+#define ALLOC_QTY_MASK 0x3fffffffu
+_Static_assert(INV_QTY_MAX <= ALLOC_QTY_MASK, "quantities leave room for the flags");
 
 typedef struct resv_alloc {
     uint32_t cell;      /* the cell names its sku and node */
-    uint32_t qty_flags; /* qty | ALLOC_LIMIT_COUNTED */
+    uint32_t qty_flags; /* qty | ALLOC_LIMIT_COUNTED | ALLOC_CAPACITY_COUNTED */
 } resv_alloc;
 
 typedef struct resv_rec {
@@ -259,7 +263,7 @@ static void view_from_rec(inv_shard *s, resv_rec *r, inv_resv_state state,
         const stock_cell *c = cell_at(s->e, al[i].cell);
         v->alloc[i].sku = c->sku;
         v->alloc[i].node = c->node;
-        v->alloc[i].qty = al[i].qty_flags & ~ALLOC_LIMIT_COUNTED;
+        v->alloc[i].qty = al[i].qty_flags & ALLOC_QTY_MASK;
     }
 }
 
@@ -307,9 +311,8 @@ static uint64_t resv_finish(inv_shard *s, uint32_t h, inv_resv_state state, bool
     if (state != INV_RESV_COMMITTED)
         customer = inv_hash64(r->data + r->id_len, r->customer_len, SEED_CUSTOMER);
     uint64_t day = inv_day_of(s->now_ms);
-    uint32_t prev_node = INV_NONE;
     for (uint32_t i = 0; i < r->alloc_count; i++) {
-        uint32_t qty = al[i].qty_flags & ~ALLOC_LIMIT_COUNTED;
+        uint32_t qty = al[i].qty_flags & ALLOC_QTY_MASK;
         const stock_cell *c = cell_at(e, al[i].cell);
         if (state == INV_RESV_COMMITTED) {
             stock_commit(e, al[i].cell, qty);
@@ -317,10 +320,8 @@ static uint64_t resv_finish(inv_shard *s, uint32_t h, inv_resv_state state, bool
         }
         stock_untake(e, al[i].cell, qty);
         if (al[i].qty_flags & ALLOC_LIMIT_COUNTED) limit_give(e, customer, c->sku, qty);
-        /* Entries of one node are adjacent: give its capacity back once. */
-        if (c->node != prev_node && (uint16_t)day == r->created_day)
+        if ((al[i].qty_flags & ALLOC_CAPACITY_COUNTED) && (uint16_t)day == r->created_day)
             node_capacity_give(e, c->node, day);
-        prev_node = c->node;
     }
     if (!from_timer) timer_remove(&s->timers, h);
     index_remove(s, h);
@@ -495,7 +496,7 @@ static void plan_untake(inv_shard *s, const route_plan *p, uint32_t taken,
                         uint32_t nodes_counted, uint64_t day) {
     for (uint32_t i = 0; i < taken; i++) stock_untake(s->e, s->plan_cells[i], p->alloc[i].qty);
     for (uint32_t i = 0; i < nodes_counted; i++)
-        node_capacity_give(s->e, p->parcel_nodes[i], day);
+        if (s->plan_capacity_counted[i]) node_capacity_give(s->e, p->parcel_nodes[i], day);
 }
 
 /* Take every planned entry and count each parcel node; all or nothing. On a lost
@@ -513,7 +514,9 @@ static bool plan_take(inv_shard *s, const route_plan *p, uint64_t day, uint32_t 
         }
     }
     for (uint32_t i = 0; i < p->parcels; i++) {
-        if (!node_capacity_take(s->e, p->parcel_nodes[i], day)) {
+        int rc = node_capacity_take(s->e, p->parcel_nodes[i], day);
+        s->plan_capacity_counted[i] = rc == NODE_CAP_COUNTED;
+        if (rc == NODE_CAP_FULL) {
             plan_untake(s, p, p->alloc_count, i, day);
             return false;
         }
@@ -603,6 +606,16 @@ static bool reserve_record(inv_shard *s, inv_op *op, const reserve_input *in,
         al[i].cell = s->plan_cells[i];
         al[i].qty_flags = p->alloc[i].qty;
     }
+    /* The first entry of each node counted against its capacity carries the flag, so
+     * release and replay give back / count exactly what was counted here. */
+    for (uint32_t k = 0; k < p->parcels; k++) {
+        if (!s->plan_capacity_counted[k]) continue;
+        for (uint32_t i = 0; i < p->alloc_count; i++) {
+            if (p->alloc[i].node != p->parcel_nodes[k]) continue;
+            al[i].qty_flags |= ALLOC_CAPACITY_COUNTED;
+            break;
+        }
+    }
     /* Limits were counted per line: mark one entry of each counted SKU with the
      * line's whole qty so that release gives back exactly what was taken. */
     for (uint32_t l = 0; l < a->line_count; l++) {
@@ -610,7 +623,7 @@ static bool reserve_record(inv_shard *s, inv_op *op, const reserve_input *in,
         uint32_t line_qty = a->lines[l].qty, left = line_qty;
         for (uint32_t i = 0; i < p->alloc_count && left > 0; i++) {
             if (p->alloc[i].sku != in->sku[l]) continue;
-            uint32_t q = al[i].qty_flags & ~ALLOC_LIMIT_COUNTED;
+            uint32_t q = al[i].qty_flags & ALLOC_QTY_MASK;
             al[i].qty_flags |= ALLOC_LIMIT_COUNTED;
             left -= q <= left ? q : left;
         }
@@ -807,11 +820,11 @@ static void replay_reserved_effects(inv_shard *s, const journal_reserved *jr, re
     uint64_t customer = inv_hash64(jr->customer_id, jr->customer_len, SEED_CUSTOMER);
     uint64_t day = day_from16(jr->expires_at_ms, jr->created_day);
     for (uint32_t i = 0; i < jr->alloc_count; i++) {
-        uint32_t qty = jr->qty_flags[i] & ~ALLOC_LIMIT_COUNTED;
+        uint32_t qty = jr->qty_flags[i] & ALLOC_QTY_MASK;
         stock_force(e, al[i].cell, 0, qty);
         if (jr->qty_flags[i] & ALLOC_LIMIT_COUNTED)
             limit_counter_add(e, limit_key_of(customer, jr->sku[i]), qty);
-        if (i == 0 || jr->node[i] != jr->node[i - 1]) node_capacity_replay_take(e, jr->node[i], day);
+        if (jr->qty_flags[i] & ALLOC_CAPACITY_COUNTED) node_capacity_replay_take(e, jr->node[i], day);
     }
 }
 

@@ -2,56 +2,69 @@
  * route.c — choosing the node(s) that ship an order (route.h, DESIGN.md §4).
  *
  * route_plan_make reads stock with atomic loads, takes nothing and allocates nothing:
- * all its memory is the shard's route_scratch. It runs in two parts.
+ * all its memory is the shard's route_scratch. Two parts.
  *
- * 1. Gather. Every (node, line) with stock is found and the node is checked once:
- *    in the snapshot, the right capability (ships / pickup), ACTIVE, capacity left
- *    today, within max_distance_km. A node that passes becomes a row of the pool (at
- *    most ROUTE_POOL_MAX, the costliest evicted first) holding its parcel cost and, per
- *    line, the units it can give (capped at the line's qty). A node → row hash, stamped
- *    per request so that it is never cleared, keeps each node to one row and caches the
- *    verdict on rejected ones. Lines are found two ways:
- *      - a SKU in ≤ INV_SKU_SCAN_CELLS_MAX cells: walk its cell list;
- *      - a wider SKU: look it up (stock_find) at the pool's nodes and at the nodes of the
- *        destination's grid cell (geo.c), nearest first. The walk stops early once a
- *        single node holding the whole order is known and no later node of the list can
- *        be cheaper (triangle inequality on the list's distances from the cell centre),
- *        or once the list leaves max_distance_km. If the line is still not covered, its
- *        whole cell list is walked instead. If every line is wide and covered but no
- *        node seen holds them all, the narrowest line's cell list is walked for a node
- *        that does (any single-node answer holds that line; a narrow line's holders
- *        are all in the pool already).
- *    The cheapest node holding every line is tracked while gathering, so the common
- *    order (one node has it all) needs no sort and no search afterwards.
+ * 1. Gather: find every (node, line) with stock and keep the nodes in a pool of rows
+ *    (≤ ROUTE_POOL_MAX), each with its units per line capped at the line's qty. A
+ *    node → row hash, stamped per request so that it is never cleared, keeps a node to
+ *    one row and remembers rejected nodes.
+ *      - A SKU in ≤ INV_SKU_SCAN_CELLS_MAX cells: walk its cell list (next cell
+ *        prefetched; every line's SKU record and first cell prefetched up front).
+ *      - A wider SKU: look it up at the pool's nodes, then at the nodes of the
+ *        destination's grid cell (geo.c) in order of distance from the destination
+ *        (a small heap on the list's own vectors). With a narrow line in the order,
+ *        every node that could hold it all is in the pool already, so the list is only
+ *        needed when none does. Once some node holds the whole order, only list nodes
+ *        that could still beat it are looked at: km ≥ R·chord (asin x ≥ x) bounds
+ *        their cost before their exact cost is computed, all from the snapshot.
+ *        Look-ups go in batches whose index slots and cells are prefetched together.
+ *        A wide line the list does not cover has its whole cell list walked instead;
+ *        if every line is wide and covered but no node seen holds them all, the
+ *        narrowest line's list is walked for one that does (one parcel beats a split).
+ *    Node checks are lazy. The snapshot answers capability, distance and cost; status
+ *    and capacity are live (node_rec) and read only when they can change the answer:
+ *    when a row first holds every line and would beat the best such row, or when a
+ *    split or a shortage needs every row. The best whole-order row is tracked as rows
+ *    fill, so the common order (one node has it all) needs no sort and no search.
+ *    When the pool fills, rows are ranked in a worst-on-top heap and a new node gets a
+ *    row only if it ranks before the worst; the others' units count outside the pool.
  *
- * 2. Choose (policy):
- *    NEAREST   that cheapest single node; else the pool's cheapest ≤ 64 candidates and,
- *              for k = 2..max_parcels (fewest parcels first), an exact branch-and-bound
- *              search for the cheapest covering k-subset among the first C_k candidates,
- *              C_k as large as keeps the subsets evaluated within INV_ROUTE_SUBSETS_MAX
- *              over all k (the budget a level does not use passes to the next). Pruning:
- *              candidates are sorted by cost, so a branch whose cost plus the cheapest
- *              possible completion reaches the best found is cut with all its later
- *              siblings; a branch whose remaining demand cannot be met by the remaining
- *              picks (r × the largest later offer per line) is cut too. Where C_k is
- *              short of every candidate, a greedy cover (most units of remaining demand
- *              per unit cost first) competes at the same k.
- *    SINGLE    the single node or NO_ROUTE.
- *    PRIORITY  ranking by (priority, cost): the first node holding everything, else
- *              nodes taken in that order while they add something.
- *    PICKUP    rq->pickup_node only; when it cannot serve, the nearest ACTIVE pickup
- *              nodes holding every line are offered as alternatives.
- *    A chosen set is filled line by line from its first node (cheapest, or highest
- *    priority) on; parcels and cost are counted from the entries actually made.
+ * 2. Choose, by policy:
+ *    NEAREST   the cheapest whole-order node. Else a split: the pool's rows in cost
+ *              order, leaving out any row that max_parcels earlier rows each dominate
+ *              (offer ≥ on every line: a cover holding it can swap one of them in for
+ *              no more cost), up to INV_ROUTE_CANDIDATES_MAX candidates. Two greedy
+ *              covers (units per cost; units) give g parcels; an exact branch and bound
+ *              then looks for a cover of k = 2..g-1 parcels, and at k = g for a cheaper
+ *              one, bounded by the greedy cost. It prunes a branch when its cost plus
+ *              the cheapest completion cannot beat the best (with all later siblings:
+ *              candidates are sorted by cost) or when the r picks left cannot meet some
+ *              line even with that line's r largest later offers. It searches the first
+ *              C_k candidates, C_k grown in chunks charged with the subsets actually
+ *              evaluated, all within INV_ROUTE_SUBSETS_MAX (and a cap on partial
+ *              subsets visited). If the budget cut it short, greedy covers forced to
+ *              start at each of the cheapest candidates compete, and the winner gets
+ *              cheaper single swaps while it still covers.
+ *    SINGLE    the whole-order node or NO_ROUTE.
+ *    PRIORITY  ranking by (priority, cost): the first whole-order node, else nodes in
+ *              that order while they add something, up to max_parcels.
+ *    PICKUP    rq->pickup_node only; when it cannot serve (short, inactive, at
+ *              capacity), the nearest ACTIVE pickup nodes with capacity holding every
+ *              line are named as alternatives.
+ *    A split fills each line from its first node on (cheapest, or first-ranked), and
+ *    counts parcels and cost from the entries made; a node's entries stay adjacent.
  *
  * Outcomes: OK; INSUFFICIENT_STOCK when some line's units at eligible in-range nodes
- * fall short (shortfall per line); NO_ROUTE when no eligible in-range node holds any of
- * an order whose stock exists, or when no cover fits max_parcels / one node.
- * sku_exhausted[i] is set only when the whole cell list of line i's SKU was walked and
- * no cell had a unit available, whatever the node filters.
+ * fall short (shortfall per line; units of nodes kept out of a full pool count without
+ * their live fields read); NO_ROUTE when no eligible in-range node holds any of an
+ * order whose stock exists, or no cover fits max_parcels (one node for SINGLE).
+ * sku_exhausted[i]: the whole cell list of line i's SKU was walked and no cell had a
+ * unit available, whatever the node filters.
  *
- * Every loop is bounded by a constant of inv_constants.h or of this file, except the
- * fallback walk of a wide SKU, bounded by the SKU's cell count. No recursion.
+ * The plan is a snapshot of moving stock: resv.c takes it with one CAS per entry and
+ * plans again if it loses a race. Every loop is bounded by a constant of
+ * inv_constants.h or of this file, except the walk of a wide SKU's whole cell list,
+ * bounded by the SKU's cell count. No recursion.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -72,7 +85,7 @@
 #define ROUTE_SCAN_WALK_MAX (2u * INV_SKU_SCAN_CELLS_MAX)
 /* Search steps (partial subsets visited) per order: a hard stop besides the budget of
  * complete subsets, since pruned branches cost steps but evaluate no subset. */
-#define ROUTE_SEARCH_STEPS_MAX (16u * INV_ROUTE_SUBSETS_MAX)
+#define ROUTE_SEARCH_STEPS_MAX (2u * INV_ROUTE_SUBSETS_MAX)
 /* Greedy covers tried from each of the cheapest this many candidates as first pick. */
 #define ROUTE_GREEDY_STARTS 16u
 /* (node, line) stock look-ups resolved together, so that their cache misses overlap. */
@@ -109,12 +122,13 @@ struct route_scratch {
     uint32_t stamp;     /* hash entries of other stamps are empty */
     uint32_t hash_used;
     uint32_t pool_count;
-    uint32_t pool_worst; /* costliest row, valid once the pool is full */
+    uint16_t worst[ROUTE_POOL_MAX]; /* full pool: rows as a heap, worst-ranked on top */
     uint64_t hash_key[ROUTE_HASH_SLOTS]; /* stamp << 32 | node */
     uint16_t hash_val[ROUTE_HASH_SLOTS]; /* row, ROW_REJECT or ROW_DROPPED */
     pool_row pool[ROUTE_POOL_MAX];
     uint32_t avail[ROUTE_POOL_MAX][INV_LINES_MAX]; /* capped at the line's qty */
-    uint64_t outside[INV_LINES_MAX]; /* units at eligible nodes kept out of a full pool */
+    uint64_t outside[INV_LINES_MAX]; /* units at nodes kept out of a full pool (their
+                                        live fields unread: counted as eligible) */
     uint64_t total[INV_LINES_MAX];   /* units at eligible nodes (totals_compute) */
     uint64_t raw[INV_LINES_MAX];     /* units in every cell seen, no filter */
     bool walked_all[INV_LINES_MAX];
@@ -179,11 +193,11 @@ typedef struct lookup_batch {
     int64_t avail[ROUTE_BATCH_MAX]; /* filled by batch_resolve */
 } lookup_batch;
 
-/* Where stock.c's index keeps (sku, node): it mirrors stock.c's cell_slot, for the
- * prefetch only (were they ever to differ, a prefetch is wasted, never a result). */
-static inline const void *stock_slot_addr(const inv_engine *e, uint32_t sku, uint32_t node) {
-    uint32_t slot = (uint32_t)inv_mix64(((uint64_t)sku << 32) | node) & e->cell_index_mask;
-    return (const void *)&e->cell_index[slot];
+/* Where stock.c's index first looks for (sku, node): it mirrors stock.c's cell_slot,
+ * for prefetching only (were they ever to differ, a prefetch is wasted, never a result;
+ * stock_find still answers). */
+static inline uint32_t stock_slot_guess(const inv_engine *e, uint32_t sku, uint32_t node) {
+    return (uint32_t)inv_mix64(((uint64_t)sku << 32) | node) & e->cell_index_mask;
 }
 
 static inline void batch_add(lookup_batch *b, uint32_t who, uint32_t node, uint32_t line) {
@@ -196,16 +210,20 @@ static inline void batch_add(lookup_batch *b, uint32_t who, uint32_t node, uint3
 
 static void batch_resolve(const route_ctx *x, lookup_batch *b) {
     const inv_engine *e = x->e;
-    uint32_t cell[ROUTE_BATCH_MAX];
+    uint32_t slot[ROUTE_BATCH_MAX];
     assert(b->n <= ROUTE_BATCH_MAX);
-    for (uint32_t i = 0; i < b->n; i++)
-        __builtin_prefetch(stock_slot_addr(e, x->rq->sku[b->line[i]], b->node[i]));
-    for (uint32_t i = 0; i < b->n; i++) {
-        cell[i] = stock_find(e, x->rq->sku[b->line[i]], b->node[i]);
-        if (cell[i] != INV_NONE) __builtin_prefetch(&e->cells[cell[i]]);
+    for (uint32_t i = 0; i < b->n; i++) { /* the index slots... */
+        slot[i] = stock_slot_guess(e, x->rq->sku[b->line[i]], b->node[i]);
+        __builtin_prefetch((const void *)&e->cell_index[slot[i]]);
     }
-    for (uint32_t i = 0; i < b->n; i++)
-        b->avail[i] = cell[i] == INV_NONE ? 0 : stock_cell_available(cell_at(e, cell[i]));
+    for (uint32_t i = 0; i < b->n; i++) { /* ...the cells they name... */
+        uint32_t c = atomic_load_explicit(&e->cell_index[slot[i]], memory_order_relaxed);
+        if (c < e->cfg.cells_max) __builtin_prefetch(&e->cells[c]);
+    }
+    for (uint32_t i = 0; i < b->n; i++) { /* ...then the look-ups, from cache */
+        uint32_t c = stock_find(e, x->rq->sku[b->line[i]], b->node[i]);
+        b->avail[i] = c == INV_NONE ? 0 : stock_cell_available(cell_at(e, c));
+    }
 }
 
 /* ====================================================================================
@@ -216,6 +234,16 @@ static bool row_before(const route_ctx *x, const pool_row *a, const pool_row *b)
     if (x->by_priority && a->priority != b->priority) return a->priority < b->priority;
     if (a->cost != b->cost) return a->cost < b->cost;
     return a->node < b->node;
+}
+
+/* Could `node` rank before the best single node found so far? Its rank comes from the
+ * snapshot alone: no stock or live field is read. */
+static bool node_may_beat_best(const route_ctx *x, uint32_t node) {
+    if (x->best_row == INV_NONE || node >= x->node_count) return true;
+    const geo_node *gn = &x->nodes[node];
+    pool_row r = {.node = node, .priority = gn->priority};
+    r.cost = geo_unit_distance_km(x->q, gn->u) * gn->weight + gn->fixed_km;
+    return row_before(x, &r, &x->s->pool[x->best_row]);
 }
 
 static inline uint32_t hash_slot(uint32_t node) {
@@ -281,14 +309,12 @@ static void hash_put(route_scratch *s, uint32_t slot, uint32_t node, uint32_t va
     assert(s->pool[val].node == node);
 }
 
-/* The node filters (status and capacity read live). true: eligible, `out` filled. */
-static bool node_check(const route_ctx *x, uint32_t node, pool_row *out) {
+/* The node filters the snapshot answers: in it, capability, within max_distance_km.
+ * true: passes, `out` filled with its rank. */
+static bool node_static_ok(const route_ctx *x, uint32_t node, pool_row *out) {
     if (node >= x->node_count) return false; /* added after the snapshot */
     const geo_node *gn = &x->nodes[node];
     if (!(gn->flags & x->need)) return false;
-    node_rec *r = &x->e->nodes[node];
-    if (atomic_load_explicit(&r->status, memory_order_acquire) != INV_NODE_ACTIVE) return false;
-    if (node_capacity_left(x->e, node, x->rq->day) == 0) return false;
     double km = geo_unit_distance_km(x->q, gn->u);
     if (x->rq->max_distance_km > 0 && km > x->rq->max_distance_km) return false;
     out->node = node;
@@ -297,6 +323,18 @@ static bool node_check(const route_ctx *x, uint32_t node, pool_row *out) {
     out->state = ROW_OK;
     out->cost = km * gn->weight + gn->fixed_km;
     return true;
+}
+
+/* The live filters: ACTIVE, and capacity left today. */
+static bool node_live_ok(const route_ctx *x, uint32_t node) {
+    node_rec *r = &x->e->nodes[node];
+    if (atomic_load_explicit(&r->status, memory_order_acquire) != INV_NODE_ACTIVE) return false;
+    return node_capacity_left(x->e, node, x->rq->day) > 0;
+}
+
+/* Every node filter. true: eligible, `out` filled. */
+static bool node_check(const route_ctx *x, uint32_t node, pool_row *out) {
+    return node_static_ok(x, node, out) && node_live_ok(x, node);
 }
 
 /* Check an unchecked row's node now. */
@@ -329,28 +367,51 @@ static void totals_compute(const route_ctx *x) {
     }
 }
 
-static uint32_t pool_worst_find(const route_ctx *x) {
-    const route_scratch *s = x->s;
-    uint32_t worst = 0;
-    for (uint32_t r = 1; r < s->pool_count; r++)
-        if (row_before(x, &s->pool[worst], &s->pool[r])) worst = r;
-    return worst;
+/* Restore the worst-on-top heap below position i (full pool). */
+static void worst_sift_down(const route_ctx *x, uint32_t i) {
+    route_scratch *s = x->s;
+    for (uint32_t depth = 0; depth < 32; depth++) { /* log2(ROUTE_POOL_MAX) levels */
+        uint32_t l = 2 * i + 1, m = i;
+        if (l < ROUTE_POOL_MAX && row_before(x, &s->pool[s->worst[m]], &s->pool[s->worst[l]]))
+            m = l;
+        if (l + 1 < ROUTE_POOL_MAX &&
+            row_before(x, &s->pool[s->worst[m]], &s->pool[s->worst[l + 1]]))
+            m = l + 1;
+        if (m == i) return;
+        uint16_t t = s->worst[i];
+        s->worst[i] = s->worst[m];
+        s->worst[m] = t;
+        i = m;
+    }
 }
 
-/* Eager mode: a row for checked, eligible `cand`: a free one, or the worst one if cand
- * ranks before it (never the best single-node row). @return the row or ROW_DROPPED. */
+/* The pool just filled: check every row, rank them in the heap, admit by rank now. */
+static void pool_go_eager(route_ctx *x) {
+    route_scratch *s = x->s;
+    assert(s->pool_count == ROUTE_POOL_MAX);
+    rows_check_all(x);
+    for (uint32_t r = 0; r < ROUTE_POOL_MAX; r++) s->worst[r] = (uint16_t)r;
+    for (uint32_t i = ROUTE_POOL_MAX / 2; i-- > 0;) worst_sift_down(x, i);
+    x->eager = true;
+}
+
+/* Full pool: does `cand` rank before the worst row (never the best single-node row)? */
+static bool pool_may_admit(const route_ctx *x, const pool_row *cand) {
+    uint32_t worst = x->s->worst[0];
+    return worst != x->best_row && row_before(x, cand, &x->s->pool[worst]);
+}
+
+/* Full pool: `cand` (checked, eligible, pool_may_admit) replaces the worst row, whose
+ * units (if it was eligible) still count, outside the pool. */
 static uint32_t pool_admit(route_ctx *x, const pool_row *cand) {
     route_scratch *s = x->s;
-    uint32_t row = s->pool_count;
-    if (row == ROUTE_POOL_MAX) {
-        row = s->pool_worst;
-        if (row == x->best_row || !row_before(x, cand, &s->pool[row])) return ROW_DROPPED;
-    } else {
-        s->pool_count++;
-    }
+    assert(x->eager && pool_may_admit(x, cand));
+    uint32_t row = s->worst[0];
+    if (s->pool[row].state == ROW_OK)
+        for (uint32_t i = 0; i < x->lines; i++) s->outside[i] += s->avail[row][i];
     s->pool[row] = *cand;
     for (uint32_t i = 0; i < x->lines; i++) s->avail[row][i] = 0;
-    if (s->pool_count == ROUTE_POOL_MAX) s->pool_worst = pool_worst_find(x);
+    worst_sift_down(x, 0);
     return row;
 }
 
@@ -364,6 +425,9 @@ static void row_set(route_ctx *x, uint32_t row, uint32_t line, int64_t a) {
     if ((uint64_t)a < want) return;
     pool_row *r = &s->pool[row];
     if (++r->full != x->lines) return;
+    /* A whole-order row that cannot beat the best stays unchecked: its live fields are
+     * read only if a split ever needs it. */
+    if (r->state == ROW_UNCHECKED && !node_may_beat_best(x, r->node)) return;
     if (r->state == ROW_UNCHECKED) row_check(x, row);
     if (r->state == ROW_OK && (x->best_row == INV_NONE || row_before(x, r, &s->pool[x->best_row])))
         x->best_row = row;
@@ -413,16 +477,18 @@ static uint32_t pool_row_get(route_ctx *x, uint32_t node) {
         v = s->hash_val[slot];
         if (v >= ROUTE_POOL_MAX) return v;
         if (s->pool[v].node == node) return s->pool[v].state == ROW_BAD ? ROW_REJECT : v;
-        /* evicted: ineligible, or eligible but ranked after the whole pool */
-        return node_check(x, node, &cand) ? ROW_DROPPED : ROW_REJECT;
+        /* evicted: ranked after the whole pool (or failing a filter) */
+        return node_static_ok(x, node, &cand) ? ROW_DROPPED : ROW_REJECT;
     }
-    if (!x->eager && s->pool_count == ROUTE_POOL_MAX) { /* full: rank rows from now on */
-        rows_check_all(x);
-        x->eager = true;
-        s->pool_worst = pool_worst_find(x);
-    }
-    if (x->eager) {
-        v = node_check(x, node, &cand) ? pool_admit(x, &cand) : ROW_REJECT;
+    if (!x->eager && s->pool_count == ROUTE_POOL_MAX) pool_go_eager(x);
+    if (x->eager) { /* live fields are read only for a node that would get a row */
+        if (!node_static_ok(x, node, &cand)) {
+            v = ROW_REJECT;
+        } else if (!pool_may_admit(x, &cand)) {
+            v = ROW_DROPPED; /* counted outside the pool, live fields unread */
+        } else {
+            v = node_live_ok(x, node) ? pool_admit(x, &cand) : ROW_REJECT;
+        }
     } else {
         v = pool_row_new(x, node);
     }
@@ -487,16 +553,6 @@ static void batch_apply_nodes(route_ctx *x, lookup_batch *b) {
     b->n = 0;
 }
 
-/* Can list node `node` still beat the best single node found so far? (Its exact rank
- * comes from the snapshot, before any stock is looked up.) */
-static bool grid_node_may_win(const route_ctx *x, uint32_t node) {
-    if (x->best_row == INV_NONE) return true;
-    const geo_node *gn = &x->nodes[node];
-    pool_row r = {.node = node, .priority = gn->priority};
-    r.cost = geo_unit_distance_km(x->q, gn->u) * gn->weight + gn->fixed_km;
-    return row_before(x, &r, &x->s->pool[x->best_row]);
-}
-
 /* A grid list ordered by distance from a point: a binary min-heap on squared chords. */
 typedef struct list_heap {
     uint32_t n;
@@ -545,6 +601,28 @@ static bool list_heap_pop(list_heap *h, double *d2, uint32_t *node) {
     return true;
 }
 
+/* The grid walk's pending batch. */
+typedef struct grid_walk {
+    uint32_t mask;        /* the wide lines */
+    uint32_t batch_nodes; /* nodes per full batch */
+    uint32_t in_batch;
+    lookup_batch b;
+} grid_walk;
+
+/* Queue list node `node` (unless it is seen or cannot beat the best single node): in
+ * batches of 4 nodes while no single node is known, so that the walk can change phase
+ * soon, full ones after. */
+static void grid_visit(route_ctx *x, grid_walk *gw, uint32_t node) {
+    uint32_t row = 0;
+    if (hash_get(x->s, node, &row) || !node_may_beat_best(x, node)) return;
+    for (uint32_t m = gw->mask; m != 0; m &= m - 1) batch_add(&gw->b, node, node, ctz32(m));
+    gw->in_batch++;
+    uint32_t limit = x->best_row == INV_NONE && gw->batch_nodes > 4 ? 4 : gw->batch_nodes;
+    if (gw->in_batch < limit) return;
+    batch_apply_nodes(x, &gw->b);
+    gw->in_batch = 0;
+}
+
 /* Squared chord of a great-circle distance (max_distance_km as a chord). */
 static double chord2_of_km(double km) {
     double half = km / (2.0 * GEO_EARTH_RADIUS_KM);
@@ -556,8 +634,9 @@ static double chord2_of_km(double km) {
 /* Wide lines (`mask`): at the pool's nodes, then down the destination's grid list in
  * order of distance from the destination. With a narrow line in the order, every node
  * that could hold the whole order is in the pool already, so once one does the list
- * has nothing to add. Else the walk stops once no node left can beat the best single
- * node: km ≥ R·chord (asin x ≥ x), so cost ≥ w_min·R·chord. */
+ * has nothing to add. Else the list is walked nearest first until a node holds the
+ * whole order, then only the nodes that could still beat it are looked at: km ≥
+ * R·chord (asin x ≥ x), so cost ≥ w_min·R·chord, and then their exact cost. */
 static void gather_grid(route_ctx *x, uint32_t mask) {
     const route_request *rq = x->rq;
     route_scratch *s = x->s;
@@ -573,27 +652,24 @@ static void gather_grid(route_ctx *x, uint32_t mask) {
     bool stop_by_cost = !x->by_priority && w->priority_cost_km >= 0;
     double max_d2 = rq->max_distance_km > 0 ? chord2_of_km(rq->max_distance_km) : 4.0;
     double d2 = 0;
-    uint32_t node = 0, row = 0, in_batch = 0;
-    uint32_t batch_nodes = ROUTE_BATCH_MAX / (uint32_t)__builtin_popcount(mask);
-    lookup_batch b;
-    b.n = 0;
-    while (list_heap_pop(&h, &d2, &node)) { /* ≤ INV_GEO_CELL_NODES_MAX pops */
-        if (d2 > max_d2) break;
-        if (stop_by_cost && x->best_row != INV_NONE &&
-            w_min * GEO_EARTH_RADIUS_KM * sqrt(d2 > 0 ? d2 : 0) >= s->pool[x->best_row].cost)
-            break;
-        if (!grid_node_may_win(x, node) || hash_get(s, node, &row)) continue; /* seen */
-        for (uint32_t m = mask; m != 0; m &= m - 1) batch_add(&b, node, node, ctz32(m));
-        in_batch++;
-        /* Batches of 4 nodes while no single node is known (the first holders often
-         * are it, and the walk can stop), full ones after. */
-        uint32_t limit = x->best_row == INV_NONE && batch_nodes > 4 ? 4 : batch_nodes;
-        if (in_batch >= limit) {
-            batch_apply_nodes(x, &b);
-            in_batch = 0;
-        }
+    uint32_t node = 0;
+    grid_walk gw = {.mask = mask, .batch_nodes = ROUTE_BATCH_MAX / (uint32_t)__builtin_popcount(mask)};
+    gw.b.n = 0;
+    /* Nearest first until some node holds the whole order (usually one of the first) */
+    while (x->best_row == INV_NONE && list_heap_pop(&h, &d2, &node)) {
+        if (d2 > max_d2) break; /* and so are the rest */
+        grid_visit(x, &gw, node);
     }
-    batch_apply_nodes(x, &b);
+    /* then, in any order, the rest that could still beat it. */
+    for (uint32_t i = 0; i < h.n; i++) {
+        if (h.d2[i] > max_d2) continue;
+        if (stop_by_cost && x->best_row != INV_NONE &&
+            w_min * GEO_EARTH_RADIUS_KM * sqrt(h.d2[i] > 0 ? h.d2[i] : 0) >=
+                s->pool[x->best_row].cost)
+            continue;
+        grid_visit(x, &gw, h.node[i]);
+    }
+    batch_apply_nodes(x, &gw.b);
 }
 
 /* Wide lines the grid did not cover: walk their whole cell lists instead.
@@ -625,8 +701,8 @@ static uint32_t gather_fallback(route_ctx *x, uint32_t mask) {
     return short_mask;
 }
 
-/* Nodes of a resolved batch (tags: nodes, each with every line but `skip`) holding the
- * whole order compete for the single-node answer. */
+/* Nodes of a resolved batch (tags: nodes, each with every line but the walked one)
+ * holding the whole order compete for the single-node answer. */
 static void batch_apply_single(route_ctx *x, lookup_batch *b) {
     batch_resolve(x, b);
     for (uint32_t i = 0; i < b->n;) {
@@ -761,28 +837,70 @@ static bool plan_short(route_ctx *x, route_plan *out) {
     return true;
 }
 
-/* Shell sort of the first n entries of s->order by rank (n ≤ ROUTE_POOL_MAX). */
+/* Sort key of a row: rank order is (priority if ranked by it, cost, node). */
+typedef struct rank_key {
+    double cost;
+    uint64_t tie; /* priority << 32 | node (priority 0 when not ranked by it) */
+    uint32_t row;
+} rank_key;
+
+static inline bool key_before(const rank_key *a, const rank_key *b, bool by_priority) {
+    if (by_priority && (a->tie >> 32) != (b->tie >> 32)) return a->tie < b->tie;
+    if (a->cost != b->cost) return a->cost < b->cost;
+    return a->tie < b->tie;
+}
+
+/* Shell sort of the first n entries of s->order by rank (n ≤ ROUTE_POOL_MAX), on
+ * local keys (the same order as row_before). */
 static void order_sort(const route_ctx *x, uint32_t n) {
     static const uint32_t gaps[] = {132, 57, 23, 10, 4, 1};
     route_scratch *s = x->s;
+    rank_key k[ROUTE_POOL_MAX];
     assert(n <= ROUTE_POOL_MAX);
+    for (uint32_t i = 0; i < n; i++) {
+        const pool_row *r = &s->pool[s->order[i]];
+        uint64_t prio = x->by_priority ? r->priority : 0;
+        k[i] = (rank_key){.cost = r->cost, .tie = prio << 32 | r->node, .row = s->order[i]};
+    }
     for (uint32_t gi = 0; gi < sizeof gaps / sizeof gaps[0]; gi++) {
         uint32_t gap = gaps[gi];
         for (uint32_t i = gap; i < n; i++) {
-            uint16_t v = s->order[i];
+            rank_key v = k[i];
             uint32_t j = i;
-            for (; j >= gap && row_before(x, &s->pool[v], &s->pool[s->order[j - gap]]); j -= gap)
-                s->order[j] = s->order[j - gap];
-            s->order[j] = v;
+            for (; j >= gap && key_before(&v, &k[j - gap], x->by_priority); j -= gap)
+                k[j] = k[j - gap];
+            k[j] = v;
         }
     }
+    for (uint32_t i = 0; i < n; i++) s->order[i] = (uint16_t)k[i].row;
 }
 
-/* The first ≤ INV_ROUTE_CANDIDATES_MAX rows in rank order, with their capped units and
- * cost prefix sums. */
-static void cands_select(route_ctx *x) {
+/* Lines a pool row offers something of. */
+static uint32_t row_line_mask(const route_scratch *s, uint32_t lines, uint32_t row) {
+    uint32_t m = 0;
+    for (uint32_t i = 0; i < lines; i++) m |= (s->avail[row][i] > 0 ? 1u : 0u) << i;
+    return m;
+}
+
+/* Does candidate `a` (offering the lines of a_mask) offer at least what row `row`
+ * (row_mask) offers on every line? */
+static bool cand_dominates(const route_scratch *s, uint32_t lines, uint32_t a, uint32_t a_mask,
+                           uint32_t row, uint32_t row_mask) {
+    if ((row_mask & ~a_mask) != 0) return false; /* a lacks a line the row has */
+    for (uint32_t i = 0; i < lines; i++)
+        if (s->cav[a][i] < s->avail[row][i]) return false;
+    return true;
+}
+
+/* Up to INV_ROUTE_CANDIDATES_MAX rows in rank order, with their capped units and cost
+ * prefix sums. With `prune` (cost order, picks ≤ `picks`), a row that `picks` earlier
+ * candidates each dominate (≥ on every line) is left out: in a cover of ≤ picks nodes
+ * holding it, one of those is free to replace it, covering as much for no more cost,
+ * so some optimal cover never needs it. On wide SKUs most stores hold the same line or
+ * two in small lots, and this collapses them to the few that matter. */
+static void cands_select(route_ctx *x, bool prune, uint32_t picks) {
     route_scratch *s = x->s;
-    uint32_t n = 0, L = x->lines;
+    uint32_t n = 0, L = x->lines, c = 0, cand_mask[INV_ROUTE_CANDIDATES_MAX];
     for (uint32_t r = 0; r < s->pool_count; r++) {
         bool any = false;
         if (s->pool[r].state != ROW_OK) continue;
@@ -790,16 +908,20 @@ static void cands_select(route_ctx *x) {
         if (any) s->order[n++] = (uint16_t)r;
     }
     order_sort(x, n);
-    uint32_t c = n < INV_ROUTE_CANDIDATES_MAX ? n : INV_ROUTE_CANDIDATES_MAX;
-    s->cand_count = c;
     s->cost_prefix[0] = 0;
-    for (uint32_t j = 0; j < c; j++) {
-        uint32_t row = s->order[j];
-        s->cand_row[j] = (uint16_t)row;
-        s->cand_cost[j] = s->pool[row].cost;
-        s->cost_prefix[j + 1] = s->cost_prefix[j] + s->cand_cost[j];
-        memcpy(s->cav[j], s->avail[row], L * sizeof(uint32_t));
+    for (uint32_t j = 0; j < n && c < INV_ROUTE_CANDIDATES_MAX; j++) {
+        uint32_t row = s->order[j], dominators = 0, mask = row_line_mask(s, L, row);
+        for (uint32_t a = 0; prune && a < c && dominators < picks; a++)
+            dominators += cand_dominates(s, L, a, cand_mask[a], row, mask);
+        if (prune && dominators >= picks) continue;
+        cand_mask[c] = mask;
+        s->cand_row[c] = (uint16_t)row;
+        s->cand_cost[c] = s->pool[row].cost;
+        s->cost_prefix[c + 1] = s->cost_prefix[c] + s->cand_cost[c];
+        memcpy(s->cav[c], s->avail[row], L * sizeof(uint32_t));
+        c++;
     }
+    s->cand_count = c;
 }
 
 /* Fill each line from the pick's first candidate on; drop candidates left unused and
@@ -1126,7 +1248,7 @@ static void pick_improve(const route_ctx *x, route_pick *pk) {
  * and the winner is improved by cheaper swaps. */
 static void plan_nearest_split(route_ctx *x, uint32_t max_parcels, route_plan *out) {
     route_scratch *s = x->s;
-    cands_select(x);
+    cands_select(x, true, max_parcels);
     uint32_t c = s->cand_count, budget = INV_ROUTE_SUBSETS_MAX;
     uint32_t steps = ROUTE_SEARCH_STEPS_MAX;
     if (max_parcels > c) max_parcels = c;
@@ -1163,7 +1285,7 @@ static void plan_nearest_split(route_ctx *x, uint32_t max_parcels, route_plan *o
 /* PRIORITY split: candidates in (priority, cost) order while they add something. */
 static void plan_priority_split(route_ctx *x, uint32_t max_parcels, route_plan *out) {
     route_pick pk;
-    cands_select(x);
+    cands_select(x, false, 0);
     if (!greedy_cover(x, INV_NONE, GREEDY_IN_ORDER, max_parcels, &pk)) {
         plan_fail(out, INV_NO_ROUTE, "no cover within max_parcels");
         return;

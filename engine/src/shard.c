@@ -252,6 +252,10 @@ void shard_execute(inv_shard *s, inv_op *op) {
     } else {
         journal_op_emit(s, op);
     }
+    /* An answer read from state this shard logged (a retry, a DUPLICATE_REF, a GET)
+     * may describe a record still in flight: it waits for everything logged so far. */
+    if (op->lsn == 0 && op->type != INV_OP_GET_AVAILABILITY && op->type != INV_OP_LIST_NODES)
+        op->lsn = s->last_lsn;
 }
 
 /* ====================================================================================

@@ -53,6 +53,7 @@ struct inv_shard {
     inv_engine *e;
     uint32_t index;
     uint64_t now_ms;                    /* engine clock, read once per entry point */
+    uint64_t last_lsn;                  /* LSN of the last record this shard logged */
 
     _Alignas(INV_CACHE_LINE) _Atomic uint64_t seen_epoch;
     _Alignas(INV_CACHE_LINE) shard_stats stats;
@@ -60,6 +61,7 @@ struct inv_shard {
     _Alignas(INV_CACHE_LINE) route_scratch *route;
     route_plan plan;                    /* scratch for one reserve */
     uint32_t plan_cells[INV_ALLOC_MAX]; /* the cell of each plan entry, found by take */
+    bool plan_capacity_counted[INV_PARCELS_MAX]; /* per parcel node: capacity counted */
     resv_arena arena;
     uint32_t *resv_index;               /* open addressing: record handle or INV_NONE */
     uint32_t resv_index_mask;
