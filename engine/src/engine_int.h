@@ -147,6 +147,16 @@ static inline int64_t stock_cell_available(const stock_cell *c) {
 
 int stock_open(inv_engine *e);
 void stock_close(inv_engine *e);
+/* Per-node Bloom filter of the SKUs held there (512 bits = one cache line per node,
+ * one bit per SKU): routing walks a destination's nearest nodes for a wide SKU, and a
+ * clear bit tells it "no cell here" without probing the (much larger) cell index.
+ * Bits are only ever set (cells are never removed), before the cell is published. */
+#define NODE_SKU_BLOOM_WORDS 8u
+static inline uint32_t sku_bloom_bit(uint32_t sku) {
+    return (uint32_t)(inv_mix64(sku) & (NODE_SKU_BLOOM_WORDS * 64u - 1u));
+}
+static inline bool node_may_hold(const inv_engine *e, uint32_t node, uint32_t sku);
+
 /* Find the cell of (sku, node): its index or INV_NONE. */
 uint32_t stock_find(const inv_engine *e, uint32_t sku, uint32_t node);
 /* Find or create. @return 0, -ENOSPC (cell table full). */
@@ -204,6 +214,7 @@ struct inv_engine {
     uint32_t sku_index_mask;
 
     stock_cell *cells;
+    _Atomic uint64_t *node_sku_bloom; /* NODE_SKU_BLOOM_WORDS per node */
     _Atomic uint32_t cell_alloc;
     _Atomic uint32_t cell_count;
     _Atomic uint32_t *cell_index;     /* hash(sku, node) → cell */
@@ -236,6 +247,12 @@ static inline const node_rec *node_at(const inv_engine *e, uint32_t node) {
 static inline sku_rec *sku_at(const inv_engine *e, uint32_t sku) {
     assert(sku < e->cfg.skus_max);
     return &e->skus[sku];
+}
+static inline bool node_may_hold(const inv_engine *e, uint32_t node, uint32_t sku) {
+    uint32_t bit = sku_bloom_bit(sku);
+    uint64_t w = atomic_load_explicit(&e->node_sku_bloom[node * NODE_SKU_BLOOM_WORDS + (bit >> 6)],
+                                      memory_order_acquire);
+    return (w >> (bit & 63u)) & 1u;
 }
 static inline bool sku_is_sold_out(const inv_engine *e, uint32_t sku) {
     return atomic_load_explicit(&sku_at(e, sku)->sold_out, memory_order_relaxed) != 0;

@@ -179,6 +179,7 @@ static inline uint32_t ctz32(uint32_t m) { return (uint32_t)__builtin_ctz(m); }
 static inline uint32_t min_u32(uint64_t a, uint32_t b) { return a < b ? (uint32_t)a : b; }
 
 static inline int64_t cell_available_of(const inv_engine *e, uint32_t sku, uint32_t node) {
+    if (!node_may_hold(e, node, sku)) return 0;
     uint32_t c = stock_find(e, sku, node);
     return c == INV_NONE ? 0 : stock_cell_available(cell_at(e, c));
 }
@@ -212,16 +213,22 @@ static void batch_resolve(const route_ctx *x, lookup_batch *b) {
     const inv_engine *e = x->e;
     uint32_t slot[ROUTE_BATCH_MAX];
     assert(b->n <= ROUTE_BATCH_MAX);
-    for (uint32_t i = 0; i < b->n; i++) { /* the index slots... */
+    for (uint32_t i = 0; i < b->n; i++) { /* the node's SKU filter, then the slots... */
+        if (!node_may_hold(e, b->node[i], x->rq->sku[b->line[i]])) {
+            slot[i] = INV_NONE; /* certainly no cell there: no probe at all */
+            continue;
+        }
         slot[i] = stock_slot_guess(e, x->rq->sku[b->line[i]], b->node[i]);
         __builtin_prefetch((const void *)&e->cell_index[slot[i]]);
     }
     for (uint32_t i = 0; i < b->n; i++) { /* ...the cells they name... */
+        if (slot[i] == INV_NONE) continue;
         uint32_t c = atomic_load_explicit(&e->cell_index[slot[i]], memory_order_relaxed);
         if (c < e->cfg.cells_max) __builtin_prefetch(&e->cells[c]);
     }
     for (uint32_t i = 0; i < b->n; i++) { /* ...then the look-ups, from cache */
-        uint32_t c = stock_find(e, x->rq->sku[b->line[i]], b->node[i]);
+        uint32_t c = slot[i] == INV_NONE ? INV_NONE
+                                         : stock_find(e, x->rq->sku[b->line[i]], b->node[i]);
         b->avail[i] = c == INV_NONE ? 0 : stock_cell_available(cell_at(e, c));
     }
 }

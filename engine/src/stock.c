@@ -35,12 +35,16 @@ int stock_open(inv_engine *e) {
     e->cells = calloc(e->cfg.cells_max, sizeof(stock_cell));
     e->cell_index_mask = pow2_at_least((uint64_t)e->cfg.cells_max * 2) - 1;
     e->cell_index = malloc(((size_t)e->cell_index_mask + 1) * sizeof *e->cell_index);
-    if (e->cells == NULL || e->cell_index == NULL) return -ENOMEM;
+    size_t bloom_bytes = (size_t)e->cfg.nodes_max * NODE_SKU_BLOOM_WORDS * sizeof(uint64_t);
+    e->node_sku_bloom = aligned_alloc(INV_CACHE_LINE, bloom_bytes);
+    if (e->cells == NULL || e->cell_index == NULL || e->node_sku_bloom == NULL) return -ENOMEM;
+    memset((void *)e->node_sku_bloom, 0, bloom_bytes);
     for (uint32_t i = 0; i <= e->cell_index_mask; i++) atomic_init(&e->cell_index[i], INV_NONE);
     return 0;
 }
 
 void stock_close(inv_engine *e) {
+    free((void *)e->node_sku_bloom);
     free(e->cells);
     free((void *)e->cell_index);
 }
@@ -92,6 +96,9 @@ int stock_find_or_create(inv_engine *e, uint32_t sku, uint32_t node, uint32_t *o
     cell->sku = sku;
     cell->node = node;
     cell->next_in_sku = INV_NONE;
+    uint32_t bit = sku_bloom_bit(sku); /* before publication: a holder is never hidden */
+    atomic_fetch_or_explicit(&e->node_sku_bloom[node * NODE_SKU_BLOOM_WORDS + (bit >> 6)],
+                             1ull << (bit & 63u), memory_order_release);
     uint32_t slot = cell_slot(e, sku, node);
     for (uint32_t probes = 0; probes <= e->cell_index_mask; probes++) {
         uint32_t expect = INV_NONE;
