@@ -31,3 +31,11 @@ echo "== AddressSanitizer + UBSan: every suite"
 build build-asan -DCMAKE_BUILD_TYPE=Debug -DINV_SANITIZE=address,undefined -DCMAKE_C_COMPILER=clang-14
 INV_STRESS_OPS=${INV_STRESS_OPS_ASAN:-300000} \
   ctest --test-dir build-asan --output-on-failure
+
+echo "== libFuzzer: frame decoding and request handling (bounded run)"
+build build-fuzz --target fuzz_request -DCMAKE_BUILD_TYPE=Debug -DINV_FUZZ=ON \
+  -DINV_SANITIZE=address,undefined -DCMAKE_C_COMPILER=clang-14
+mkdir -p build-fuzz/fuzz-corpus
+build-fuzz/tests/fuzz/fuzz_request -max_total_time="${INV_FUZZ_SECONDS:-30}" \
+  -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
+  build-fuzz/fuzz-corpus tests/fuzz/corpus
