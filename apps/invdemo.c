@@ -44,7 +44,7 @@
 #define TTL_UNPAID_MS 300ull
 #define TTL_PAID_MS 30000ull           /* paid or cancelled long before this */
 #define HERD_ORDERS_PER_SEC 300000.0
-#define MIXED_ORDERS_PER_SEC 600000.0
+#define MIXED_ORDERS_PER_SEC 150000.0
 #define DRAIN_MIN_NS (700ull * 1000000ull) /* > TTL + timer slot + pay delay */
 #define DRAIN_MAX_NS (5000ull * 1000000ull)
 #define BUSY_TRIES_MAX (1u << 22)
@@ -381,7 +381,11 @@ static int opts_parse(demo_opts *o, int argc, char **argv) {
         else return usage(stderr), 2;
         if (end != NULL && (*end != '\0' || end == optarg)) return usage(stderr), 2;
     }
-    if (optind < argc || !(o->seconds >= 2 && o->seconds <= 60)) return usage(stderr), 2;
+    if (!(o->seconds >= 2 && o->seconds <= 60)) {
+        fprintf(stderr, "invdemo: --seconds must be 2..60\n");
+        return 2;
+    }
+    if (optind < argc) return usage(stderr), 2;
     return 0;
 }
 
