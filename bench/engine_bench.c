@@ -52,10 +52,11 @@
 #include <unistd.h>
 
 #include "inv_engine.h"
+#include "inv_persist.h"
 #include "scenario.h"
 
 #define RUNS_MAX 99u
-#define WINDOW_MAX 4096u
+#define WINDOW_MAX 65536u /* --wal: enough in flight to cover an fsync (5-15 ms here) */
 #define SAMPLE_MASK 63u          /* time one op in 64 */
 #define BUSY_TRIES_MAX (1u << 22) /* polls while one ring stays full, then give up */
 #define DRAIN_GRACE_NS (30ull * 1000000000ull) /* after --seconds, to collect answers */
@@ -72,6 +73,8 @@ typedef struct bench_opts {
     double seconds;
     bool hot, mix, local, json;
     const char *cities, *write_csv;
+    const char *wal;         /* --wal DIR: log every shard durably under DIR */
+    uint32_t wal_async_ms;   /* --wal-async MS: durability=async, flush every MS */
 } bench_opts;
 
 static void usage(FILE *f) {
@@ -89,11 +92,13 @@ static void usage(FILE *f) {
         "  --local         each thread submits only orders its shard owns\n"
         "  --seed N        scenario and order seed (default 42)\n"
         "  --runs R        repeat R times on a fresh engine, report the median (3)\n"
-        "  --window N      ops in flight per thread (default 512)\n"
-        "  --poll-every N  inv_shard_poll after every N submits (default 8)\n"
+        "  --window N      ops in flight per thread (default 128)\n"
+        "  --poll-every N  inv_shard_poll after every N submits (default 4)\n"
         "  --cities PATH   city CSV (default: the built-in bench/data)\n"
         "  --write-csv DIR write DIR/nodes.csv and DIR/stock.csv of the scenario, exit\n"
-        "  --json          one JSON object instead of the table\n");
+        "  --json          one JSON object instead of the table\n"
+        "  --wal DIR       log to a fresh WAL under DIR; replies wait until durable\n"
+        "  --wal-async MS  with --wal: durability=async, flushed every MS ms\n");
 }
 
 static bool parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out) {
@@ -137,6 +142,8 @@ static bool parse_opt(bench_opts *o, int c, const char *a) {
     case 'j': o->json = true; return true;
     case 'c': o->cities = a; return true;
     case 'W': o->write_csv = a; return true;
+    case 'L': o->wal = a; return true;
+    case 'A': return parse_u32(a, 1, 10000, &o->wal_async_ms);
     default: return false;
     }
 }
@@ -150,13 +157,14 @@ static int opts_parse(bench_opts *o, int argc, char **argv) {
         {"runs", 1, 0, 'r'},    {"window", 1, 0, 'w'},  {"poll-every", 1, 0, 'p'},
         {"cities", 1, 0, 'c'},  {"write-csv", 1, 0, 'W'}, {"json", 0, 0, 'j'},
         {"hot-nodes", 1, 0, 'N'}, {"hot-stock", 1, 0, 'U'},
+        {"wal", 1, 0, 'L'},     {"wal-async", 1, 0, 'A'},
         {"help", 0, 0, 'h'},    {0, 0, 0, 0}};
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     *o = (bench_opts){.threads = cores > 0 ? (uint32_t)(cores < INV_SHARDS_MAX ? cores
                                                                               : INV_SHARDS_MAX)
                                            : 1,
-                      .nodes = 10000, .skus = 100000, .runs = 3, .window = 512,
-                      .poll_every = 8, .orders = 4000000, .seed = 42, .seconds = 10,
+                      .nodes = 10000, .skus = 100000, .runs = 3, .window = 128,
+                      .poll_every = 4, .orders = 4000000, .seed = 42, .seconds = 10,
                       .hot_nodes = 1};
     for (int i = 0; i < 64; i++) { /* bounded: more options than this is a usage error */
         int li = -1;
@@ -258,6 +266,7 @@ typedef struct worker {
     slot *slots;
     uint32_t *free_stack, free_n;
     uint32_t *fq, fq_head, fq_tail; /* follow-ups (commit/release) waiting to go */
+    uint32_t *dq, dq_n;             /* --wal: answered, reply waits for durability */
     uint32_t in_flight;
     uint64_t submitted;
     uint64_t t_start_ns, t_end_ns;
@@ -277,6 +286,8 @@ typedef struct bench {
     worker *w;
     pthread_barrier_t start;
     _Atomic uint32_t finished;
+    inv_persist *p;          /* --wal: the run's logs */
+    char wal_dir[512];
 } bench;
 
 static void slot_free(worker *w, slot *s) {
@@ -312,7 +323,7 @@ static bool reserve_done(worker *w, slot *s) {
     return true;
 }
 
-static void slot_complete(worker *w, slot *s) {
+static void slot_reply(worker *w, slot *s) {
     if (s->t0_ns != 0) {
         hist_add(&w->h, now_ns() - s->t0_ns);
         s->t0_ns = 0;
@@ -336,6 +347,15 @@ static void slot_complete(worker *w, slot *s) {
     slot_free(w, s);
 }
 
+static void slot_complete(worker *w, slot *s) {
+    if (w->b->p != NULL && !inv_persist_reply_ready(w->b->p, s->op.lsn_shard, s->op.lsn)) {
+        assert(w->dq_n < w->b->o.window);
+        w->dq[w->dq_n++] = (uint32_t)(s - w->slots);
+        return;
+    }
+    slot_reply(w, s);
+}
+
 static void on_done(void *ctx, inv_op *op) {
     worker *w = ctx;
     assert(w->in_flight > 0);
@@ -344,8 +364,22 @@ static void on_done(void *ctx, inv_op *op) {
     slot_complete(w, (slot *)op);
 }
 
+/* --wal: reply to the answered ops whose records are durable now. */
+static void durable_drain(worker *w) {
+    uint32_t keep = 0;
+    for (uint32_t i = 0; i < w->dq_n; i++) {
+        slot *s = &w->slots[w->dq[i]];
+        if (inv_persist_reply_ready(w->b->p, s->op.lsn_shard, s->op.lsn)) slot_reply(w, s);
+        else w->dq[keep++] = w->dq[i];
+    }
+    w->dq_n = keep;
+}
+
 static void worker_poll(worker *w) {
     inv_shard_poll(w->shard, on_done, w);
+    if (w->b->p == NULL) return;
+    inv_wal_flush(inv_persist_wal(w->b->p, w->index));
+    durable_drain(w);
 }
 
 static void slot_submit(worker *w, slot *s) {
@@ -386,7 +420,7 @@ static void worker_drive(worker *w, uint64_t deadline_ns, uint64_t hard_ns) {
             slot_submit(w, &w->slots[w->fq[w->fq_head++ % w->b->o.window]]);
         } else if (w->next < w->order_count && !w->stop && w->free_n > 0) {
             submit_next_order(w);
-        } else if (w->in_flight == 0 && (w->stop || w->next == w->order_count)) {
+        } else if (w->in_flight == 0 && w->dq_n == 0 && (w->stop || w->next == w->order_count)) {
             break;
         } else {
             worker_poll(w);
@@ -457,7 +491,8 @@ static int worker_prepare(worker *w, bench *b, uint32_t i) {
         w->slots = aligned_alloc(64, ((sizeof(slot) * win + 63) / 64) * 64);
         w->free_stack = malloc(win * sizeof(uint32_t));
         w->fq = malloc(win * sizeof(uint32_t));
-        if (!w->slots || !w->free_stack || !w->fq) return -ENOMEM;
+        w->dq = malloc(win * sizeof(uint32_t));
+        if (!w->slots || !w->free_stack || !w->fq || !w->dq) return -ENOMEM;
         memset(w->slots, 0, sizeof(slot) * win);
     }
     w->b = b;
@@ -468,6 +503,7 @@ static int worker_prepare(worker *w, bench *b, uint32_t i) {
     for (uint32_t k = 0; k < win; k++) w->free_stack[w->free_n++] = win - 1 - k;
     w->fq_head = w->fq_tail = 0;
     w->in_flight = 0;
+    w->dq_n = 0;
     w->submitted = 0;
     w->stop = w->timed_out = false;
     memset(&w->c, 0, sizeof w->c);
@@ -584,7 +620,31 @@ static int engine_open_sized(bench *b, uint64_t limited) {
     cfg.tombstones_per_shard_max = b->o.mix ? (uint32_t)live : 4096;
     uint64_t lim = limited + limited / 4 + 65536;
     cfg.limit_counters_max = (uint32_t)(lim < (1u << 29) ? lim : (1u << 29));
-    return inv_engine_open(&b->e, &cfg);
+    if (b->o.wal != NULL) { /* a fresh log directory per run */
+        inv_persist_options po;
+        inv_persist_options_default(&po);
+        po.durability = b->o.wal_async_ms ? INV_DURABILITY_ASYNC : INV_DURABILITY_FSYNC;
+        po.async_flush_ms = b->o.wal_async_ms;
+        snprintf(b->wal_dir, sizeof b->wal_dir, "%s/engine_bench-XXXXXX", b->o.wal);
+        if (mkdtemp(b->wal_dir) == NULL) return -errno;
+        int rc = inv_persist_open(&b->p, b->wal_dir, cfg.shards, &po);
+        if (rc != 0) return rc;
+        cfg.journal = inv_persist_journal(b->p);
+    }
+    int rc = inv_engine_open(&b->e, &cfg);
+    char err[256] = "";
+    if (rc == 0 && b->p != NULL) rc = inv_persist_recover(b->p, b->e, NULL, err, sizeof err);
+    return rc;
+}
+
+/* --wal: close the run's logs (everything durable) and delete them. */
+static void wal_close(bench *b) {
+    if (b->p == NULL) return;
+    inv_persist_close(b->p);
+    b->p = NULL;
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", b->wal_dir);
+    if (system(cmd) != 0) fprintf(stderr, "engine_bench: could not remove %s\n", b->wal_dir);
 }
 
 static void results_collect(bench *b, run_result *r) {
@@ -719,12 +779,14 @@ static int run_once(bench *b, uint64_t limited, run_result *r) {
     }
     rc = inv_scenario_load(b->s, b->e, &b->idx, err, sizeof err);
     if (rc != 0) fprintf(stderr, "engine_bench: loading the scenario: %s\n", err);
+    if (rc == 0 && b->p != NULL) inv_persist_sync(b->p);
     for (uint32_t i = 0; rc == 0 && i < b->o.threads; i++) rc = worker_prepare(&b->w[i], b, i);
     if (rc == 0) rc = threads_run(b);
     if (rc == 0) {
         results_collect(b, r);
         check_oversell(b, r);
     }
+    wal_close(b);
     inv_engine_close(b->e);
     b->e = NULL;
     inv_scn_index_free(&b->idx);
