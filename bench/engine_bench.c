@@ -246,6 +246,7 @@ typedef struct slot {
     uint64_t t0_ns;       /* 0: not sampled */
     uint32_t order;
     uint32_t units;
+    uint64_t ticket;      /* --wal: the reply gate's ticket it waits for */
 } slot;
 
 typedef struct counts {
@@ -267,6 +268,7 @@ typedef struct worker {
     uint32_t *free_stack, free_n;
     uint32_t *fq, fq_head, fq_tail; /* follow-ups (commit/release) waiting to go */
     uint32_t *dq, dq_n;             /* --wal: answered, reply waits for durability */
+    inv_reply_gate *gate;           /* --wal: and for what its op saw on other shards */
     uint32_t in_flight;
     uint64_t submitted;
     uint64_t t_start_ns, t_end_ns;
@@ -348,8 +350,9 @@ static void slot_reply(worker *w, slot *s) {
 }
 
 static void slot_complete(worker *w, slot *s) {
-    if (w->b->p != NULL && !inv_persist_reply_ready(w->b->p, s->op.lsn_shard, s->op.lsn)) {
+    if (w->b->p != NULL) {
         assert(w->dq_n < w->b->o.window);
+        s->ticket = inv_reply_gate_join(w->gate);
         w->dq[w->dq_n++] = (uint32_t)(s - w->slots);
         return;
     }
@@ -364,12 +367,14 @@ static void on_done(void *ctx, inv_op *op) {
     slot_complete(w, (slot *)op);
 }
 
-/* --wal: reply to the answered ops whose records are durable now. */
-static void durable_drain(worker *w) {
+/* --wal: reply to the answered ops whose records, and every record their ops could
+ * see on other shards, are durable now (tickets up to `ready`). */
+static void durable_drain(worker *w, uint64_t ready) {
     uint32_t keep = 0;
     for (uint32_t i = 0; i < w->dq_n; i++) {
         slot *s = &w->slots[w->dq[i]];
-        if (inv_persist_reply_ready(w->b->p, s->op.lsn_shard, s->op.lsn)) slot_reply(w, s);
+        if (s->ticket <= ready && inv_persist_reply_ready(w->b->p, s->op.lsn_shard, s->op.lsn))
+            slot_reply(w, s);
         else w->dq[keep++] = w->dq[i];
     }
     w->dq_n = keep;
@@ -379,7 +384,9 @@ static void worker_poll(worker *w) {
     inv_shard_poll(w->shard, on_done, w);
     if (w->b->p == NULL) return;
     inv_wal_flush(inv_persist_wal(w->b->p, w->index));
-    durable_drain(w);
+    durable_drain(w, inv_reply_gate_settle(w->gate));
+    /* The next pass: submits and polls until the next worker_poll. */
+    inv_persist_pass_enter(w->b->p, w->index);
 }
 
 static void slot_submit(worker *w, slot *s) {
@@ -504,6 +511,10 @@ static int worker_prepare(worker *w, bench *b, uint32_t i) {
     w->fq_head = w->fq_tail = 0;
     w->in_flight = 0;
     w->dq_n = 0;
+    if (b->p != NULL) {
+        int rc = inv_reply_gate_open(&w->gate, b->p, i);
+        if (rc != 0) return rc;
+    }
     w->submitted = 0;
     w->stop = w->timed_out = false;
     memset(&w->c, 0, sizeof w->c);
@@ -785,6 +796,10 @@ static int run_once(bench *b, uint64_t limited, run_result *r) {
     if (rc == 0) {
         results_collect(b, r);
         check_oversell(b, r);
+    }
+    for (uint32_t i = 0; i < b->o.threads; i++) {
+        inv_reply_gate_close(b->w[i].gate);
+        b->w[i].gate = NULL;
     }
     wal_close(b);
     inv_engine_close(b->e);

@@ -6,7 +6,8 @@
  * long and short TTLs, commits, releases, restocking adjusts with ref_ids; ops cross
  * shards over the SPSC rings), while shard 0's thread takes snapshots every few tens of
  * milliseconds (shards parked at a barrier, fork, GC of old segments). A reply counts as
- * sent — "acknowledged" — only once inv_persist_reply_ready() says its record is durable;
+ * sent — "acknowledged" — only once inv_persist_reply_ready() says its record is durable
+ * and inv_persist_deps_ready() says every record it could have seen on any shard is;
  * the child then writes it to a pipe. The parent kills the child with SIGKILL at a
  * random moment, recovers the directory itself and checks:
  *   - recovery is never refused;
@@ -29,16 +30,14 @@
 
 #include "test_wal_engine.h"
 
-/* Shards of the child engine: INV_CRASH_SHARDS (1 or 2), default 1. With 2 shards this
- * loop reproduces the open cross-shard durability bug (a reserve on one shard, made
- * durable and acknowledged, can use units freed by a release or restock whose record on
- * the other shard was still in flight when the process died: the recovered cell then
- * shows reserved > on_hand). CI runs 1 shard until that is fixed; the crash_soak target
- * and INV_CRASH_SHARDS=2 show it. */
+/* Shards of the child engine: INV_CRASH_SHARDS (1 or 2), default 2, so ops cross shards
+ * and replies depend on records of both logs: a reserve on one shard may use units a
+ * release on the other put back. Replies wait for those records too (inv_persist.h,
+ * cross-shard causality; the deterministic regression is in test_recovery_engine). */
 #define SHARDS_MAX 2u
 static uint32_t crash_shards(void) {
     const char *s = getenv("INV_CRASH_SHARDS");
-    return s != NULL && strcmp(s, "2") == 0 ? 2u : 1u;
+    return s != NULL && strcmp(s, "1") == 0 ? 1u : 2u;
 }
 #define SHARDS crash_shards()
 #define SLOTS 64u                  /* ops in flight per thread (W) */
@@ -88,6 +87,7 @@ typedef struct slot {
     uint8_t kind;
     uint32_t seq;
     int state; /* 0 free, 1 to submit, 2 in the engine, 3 waiting for durability */
+    inv_persist_deps deps; /* state 3: what the op could have seen on every shard */
 } slot;
 
 typedef struct crash_child crash_child;
@@ -192,11 +192,17 @@ static void build_op(worker *w, slot *sl) {
     sl->state = 1;
 }
 
+/* The op finished: its reply waits for its own record and for every record of any
+ * shard it could have seen (inv_persist.h, cross-shard causality). */
+static void slot_finished(worker *w, slot *sl) {
+    inv_persist_deps_capture(w->c->p, &sl->deps);
+    sl->state = 3;
+}
+
 static void on_done(void *ctx, inv_op *op) {
-    (void)ctx;
     slot *sl = op->user;
     assert(sl->state == 2);
-    sl->state = 3;
+    slot_finished(ctx, sl);
 }
 
 static void submit_slots(worker *w) {
@@ -209,7 +215,7 @@ static void submit_slots(worker *w) {
         }
         if (sl->state != 1) continue;
         int rc = inv_shard_submit(w->s, &sl->op);
-        if (rc == 1) sl->state = 3;
+        if (rc == 1) slot_finished(w, sl);
         else if (rc == 0) sl->state = 2;
     }
 }
@@ -218,7 +224,8 @@ static void submit_slots(worker *w) {
 static void ack_durable(worker *w) {
     for (uint32_t i = 0; i < SLOTS; i++) {
         slot *sl = &w->slots[i];
-        if (sl->state != 3 || !inv_persist_reply_ready(w->c->p, sl->op.lsn_shard, sl->op.lsn))
+        if (sl->state != 3 || !inv_persist_reply_ready(w->c->p, sl->op.lsn_shard, sl->op.lsn) ||
+            !inv_persist_deps_ready(w->c->p, &sl->deps))
             continue;
         crash_msg m = {.kind = sl->kind, .status = (uint8_t)sl->op.status, .thread = (uint8_t)w->t,
                        .seq = sl->seq, .round = w->c->round, .lsn_shard = sl->op.lsn_shard,
@@ -260,9 +267,11 @@ static void *worker_main(void *arg) {
     w->last_snapshot_ms = start;
     for (uint64_t pass = 0; !atomic_load(&c->stop); pass++) {
         if (w->t != 0) park_if_asked(c);
+        inv_persist_pass_enter(c->p, w->t);
         submit_slots(w);
         inv_shard_poll(w->s, on_done, w);
         inv_wal_flush(wal);
+        inv_persist_pass_settle(c->p, w->t);
         ack_durable(w);
         if (w->t == 0) maybe_snapshot(w);
         if ((pass & 1023u) == 0 && mono_ms() - start > CHILD_RUN_MS_MAX) atomic_store(&c->stop, 1);

@@ -302,3 +302,90 @@ Test(recovery_engine, regression_retry_reply_waits_for_the_original_record) {
     te_stop(p, e);
     tw_dir_remove(dir);
 }
+
+/* An order id whose RESERVE is owned by shard `shard` of `e`. */
+static void order_on_shard(inv_engine *e, uint32_t shard, const char *prefix, char *out,
+                           size_t len) {
+    for (uint32_t i = 0; i < 10000; i++) {
+        snprintf(out, len, "%s-%u", prefix, i);
+        inv_op op = {.type = INV_OP_RESERVE};
+        op.in.reserve.order_id = out;
+        if (inv_engine_op_owner(e, &op, 0) == shard) return;
+    }
+    cr_assert_fail("no order id owned by shard %u", shard);
+}
+
+/* Regression (cross-shard causal durability): a reply must also wait for the records of
+ * other shards its op could see. Shard A releases X (2 units back; record appended, not
+ * yet durable); shard B reserves Y with those units and makes its own record durable.
+ * Y's own LSN is durable, but had its reply left, a crash at that moment recovers X
+ * still HELD and Y HELD on a cell of 2 units: reserved 4 > on_hand 2. The pass
+ * protocol (inv_persist_pass_enter/settle, deps_capture/ready) holds Y's reply until
+ * A's release is durable. The kill -9 loop (test_crash, 2 shards) hit this only rarely;
+ * this test builds the interleaving on purpose. */
+Test(recovery_engine, regression_reply_waits_for_what_it_saw_on_other_shards) {
+    tw_require_uring();
+    char dir[TW_PATH_MAX], crashed[TW_PATH_MAX];
+    tw_dir_make(dir);
+    tw_dir_make(crashed);
+    test_clock clk = {.now_ms = 1700000000000ull};
+    inv_persist_options o;
+    tw_options(&o, 256u << 10);
+    inv_persist *p;
+    inv_engine *e;
+    te_start(dir, 2, &clk, &o, &p, &e, NULL);
+    const uint32_t a = 0, b = 1;
+    char x[32], y[32];
+    order_on_shard(e, a, "X", x, sizeof x);
+    order_on_shard(e, b, "Y", y, sizeof y);
+    T_STATUS(t_upsert_node(e, "WH-1", INV_NODE_WAREHOUSE, 31.2, 121.4, 0, 0), INV_OK);
+    T_STATUS(t_adjust(e, "WH-1", "SKU-A", 2), INV_OK);
+    T_STATUS(t_reserve1(e, x, "c1", "SKU-A", 2, 3600000), INV_OK);
+    inv_persist_sync(p);
+
+    inv_persist_pass_enter(p, a);
+    T_STATUS(t_release(e, x), INV_OK);
+    cr_assert_eq(last_op.lsn_shard, a);
+    inv_persist_pass_settle(p, a); /* not flushed: the release is in A's buffer only */
+
+    inv_persist_pass_enter(p, b);
+    T_STATUS(t_reserve1(e, y, "c2", "SKU-A", 2, 3600000), INV_OK);
+    cr_assert_eq(last_op.lsn_shard, b);
+    inv_op y_op = last_op;
+    inv_persist_deps deps;
+    inv_persist_deps_capture(p, &deps);
+    inv_wal_flush(inv_persist_wal(p, b));
+    cr_assert_eq(inv_wal_sync(inv_persist_wal(p, b)), 0);
+    inv_persist_pass_settle(p, b);
+
+    cr_assert(inv_persist_reply_ready(p, y_op.lsn_shard, y_op.lsn), "Y's own record is durable");
+    cr_assert_not(inv_persist_deps_ready(p, &deps),
+                  "Y's reply may leave while the release it used (shard %u) is not durable", a);
+
+    /* What a crash now would recover: the over-committed cell Y's reply must not reveal. */
+    tw_dir_copy(dir, crashed);
+    {
+        inv_persist *p2;
+        inv_engine *e2;
+        te_start(crashed, 2, &clk, &o, &p2, &e2, NULL);
+        inv_cell_view c = t_cell(e2, "WH-1", "SKU-A");
+        cr_assert_gt(c.reserved, c.on_hand, "the hazard is real: reserved %lld, on_hand %lld",
+                     (long long)c.reserved, (long long)c.on_hand);
+        te_stop(p2, e2);
+    }
+
+    inv_wal_flush(inv_persist_wal(p, a));
+    cr_assert_eq(inv_wal_sync(inv_persist_wal(p, a)), 0);
+    cr_assert_not(inv_persist_deps_ready(p, &deps), "ready before shard %u settled", a);
+    inv_persist_pass_settle(p, a);
+    cr_assert(inv_persist_deps_ready(p, &deps), "the release is durable: Y may reply");
+
+    /* A shard that appends nothing more settles every later pass at once. */
+    inv_persist_pass_enter(p, a);
+    inv_persist_pass_settle(p, a);
+    inv_persist_deps_capture(p, &deps);
+    cr_assert(inv_persist_deps_ready(p, &deps));
+    te_stop(p, e);
+    tw_dir_remove(dir);
+    tw_dir_remove(crashed);
+}

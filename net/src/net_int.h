@@ -109,6 +109,7 @@ typedef struct net_slot {
     uint64_t request_id;
     uint64_t t_start_ns; /* monotonic time the frame was parsed */
     uint64_t wait_lsn;   /* LSN of op.lsn_shard's log that must be durable first */
+    uint64_t wait_group; /* and this dependency group of the shard (net_wal_dep_join) */
     uint32_t conn;
     uint32_t conn_gen;
     uint32_t kind; /* inv_op_type, NET_KIND_PING/STATS/INVALID */
@@ -261,6 +262,7 @@ typedef struct net_shard {
     net_slot_queue busy;                         /* submit refused with -INV_BUSY: resubmit */
     net_slot_queue durable_wait[INV_SHARDS_MAX]; /* by op.lsn_shard, LSN order */
     uint32_t durable_waiting;
+    uint64_t group_ready; /* dependency groups up to this one are durable */
 
     inv_transport_event *events; /* [INV_NET_CQE_BATCH_MAX] */
     uint64_t now_ms;             /* monotonic, read once per pass */
@@ -337,6 +339,16 @@ uint64_t net_wal_durable_lsn(const net_server *srv, uint32_t shard);
 /* Once per loop pass on shard `shard`'s thread: start writing what was appended.
  * @return 0, or a negative errno when the log failed (the server must stop). */
 int net_wal_flush(net_server *srv, uint32_t shard);
+/* Cross-shard causality (inv_persist.h): a reply also waits until every record its op
+ * could have seen on any shard is durable.
+ *   net_wal_pass_enter   before the pass runs engine work (its thread);
+ *   net_wal_dep_join     a reply completed: the dependency group it waits for;
+ *   net_wal_pass_settle  after net_wal_flush: publish this shard's durable passes,
+ *                        capture the group of this pass, return the newest group whose
+ *                        dependencies are all durable (UINT64_MAX when not logging). */
+void net_wal_pass_enter(net_server *srv, uint32_t shard);
+uint64_t net_wal_dep_join(net_server *srv, uint32_t shard);
+uint64_t net_wal_pass_settle(net_server *srv, uint32_t shard);
 /* Whether shard `shard`'s log has appended records not yet durable (its thread). */
 bool net_wal_busy(const net_server *srv, uint32_t shard);
 /* Snapshots (persist): whether one is due; start one (every shard parked: the engine is

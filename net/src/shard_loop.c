@@ -21,7 +21,9 @@
  * sees the flag (the Dekker pattern).
  *
  * Durability. With durability=fsync a reply waits until op.lsn is durable in log
- * op.lsn_shard (which may be another shard's log). The engine sets op.lsn for every
+ * op.lsn_shard (which may be another shard's log), and until every record its op could
+ * have seen on any shard is durable (its dependency group: net_wal_pass_settle; a
+ * reserve may use units another shard's release put back a moment before). The engine sets op.lsn for every
  * answer that rests on logged state: the op's own record, or — for an idempotent retry,
  * DUPLICATE_REF, a refusal, a GetReservation — the last record its shard had logged,
  * so no reply reports state that a crash could still take back. Availability and node
@@ -88,9 +90,9 @@ void conn_op_complete(net_shard *sh, net_slot *s) {
      * DUPLICATE_REF, a refusal, a GET) the last one its shard had logged. */
     uint32_t j = s->op.lsn_shard;
     uint64_t lsn = s->op.lsn;
-    if (srv->wal != NULL && srv->cfg.durability == INV_SERVER_FSYNC &&
-        lsn > net_wal_durable_lsn(srv, j)) {
+    if (srv->wal != NULL && srv->cfg.durability == INV_SERVER_FSYNC && lsn != 0) {
         s->wait_lsn = lsn;
+        s->wait_group = net_wal_dep_join(srv, sh->index);
         s->state = NET_SLOT_DURABLE_WAIT;
         slotq_push(&sh->durable_wait[j], s);
         sh->durable_waiting++;
@@ -115,7 +117,7 @@ static uint32_t shard_durable_release(net_shard *sh) {
         if (q->len == 0) continue;
         uint64_t durable = net_wal_durable_lsn(sh->srv, j);
         for (uint32_t k = 0; k < sh->slot_count && q->head != NULL; k++) {
-            if (q->head->wait_lsn > durable) break;
+            if (q->head->wait_lsn > durable || q->head->wait_group > sh->group_ready) break;
             conn_reply(sh, slotq_pop(q));
             n++;
         }
@@ -189,6 +191,7 @@ uint32_t shard_loop_pass(net_shard *sh, uint32_t timeout_us) {
     atomic_store(&sh->sleeping, 0);
     sh->now_ns = net_mono_ns();
     sh->now_ms = sh->now_ns / 1000000u;
+    net_wal_pass_enter(sh->srv, sh->index);
     if (n < 0) {
         net_log_shard(INV_LOG_ERROR, sh->index, "transport poll failed: %s", strerror(-n));
         n = 0;
@@ -202,6 +205,7 @@ uint32_t shard_loop_pass(net_shard *sh, uint32_t timeout_us) {
         atomic_compare_exchange_strong(&sh->srv->failure, &none, wal);
         inv_server_stop(sh->srv);
     }
+    sh->group_ready = net_wal_pass_settle(sh->srv, sh->index);
     handled += shard_durable_release(sh);
     conn_flush_all(sh);
     if (sh->forwarded > 0 || engine > 0 || wal > 0) shard_wake_peers(sh);
@@ -220,7 +224,11 @@ static uint32_t shard_sleep_budget(net_shard *sh) {
     if (sh->busy.len > 0 || sh->dirty_count > 0) return 0;
     atomic_store(&sh->sleeping, 1);
     atomic_thread_fence(memory_order_seq_cst);
-    if (inv_shard_poll(sh->es, shard_engine_done, sh) > 0) {
+    net_wal_pass_enter(sh->srv, sh->index);
+    uint32_t ran = inv_shard_poll(sh->es, shard_engine_done, sh);
+    /* Publish again before sleeping, so peers never wait on this unsettled pass. */
+    sh->group_ready = net_wal_pass_settle(sh->srv, sh->index);
+    if (ran > 0) {
         atomic_store(&sh->sleeping, 0);
         shard_wake_peers(sh);
         return 0;

@@ -26,6 +26,7 @@
 typedef struct wal_shard {
     _Alignas(NET_CACHE_LINE) inv_wal *w; /* used by the shard's thread only */
     uint64_t durable_seen;               /* last durable LSN that thread saw */
+    inv_reply_gate *gate;                /* cross-shard dependencies of its replies */
 } wal_shard;
 
 struct net_wal {
@@ -103,6 +104,11 @@ int net_wal_recover(net_server *srv, char *err, size_t errlen) {
     for (uint32_t i = 0; i < w->shards; i++) {
         w->sh[i].w = inv_persist_wal(w->p, i);
         w->sh[i].durable_seen = inv_wal_durable_lsn(w->sh[i].w);
+        rc = inv_reply_gate_open(&w->sh[i].gate, w->p, i);
+        if (rc != 0) {
+            snprintf(err, errlen, "reply gate of shard %u: %s", i, strerror(-rc));
+            return rc;
+        }
     }
     inv_log(INV_LOG_INFO,
             "recovered %s: snapshot %llu (%llu records), %llu WAL records, "
@@ -121,6 +127,7 @@ int net_wal_recover(net_server *srv, char *err, size_t errlen) {
 void net_wal_close(net_server *srv) {
 #ifdef INV_HAVE_PERSIST
     if (srv->wal == NULL) return;
+    for (uint32_t i = 0; i < srv->wal->shards; i++) inv_reply_gate_close(srv->wal->sh[i].gate);
     inv_persist_close(srv->wal->p);
     free(srv->wal);
 #endif
@@ -154,6 +161,35 @@ int net_wal_flush(net_server *srv, uint32_t shard) {
     (void)srv;
     (void)shard;
     return 0;
+#endif
+}
+
+void net_wal_pass_enter(net_server *srv, uint32_t shard) {
+#ifdef INV_HAVE_PERSIST
+    if (srv->wal != NULL) inv_persist_pass_enter(srv->wal->p, shard);
+#else
+    (void)srv;
+    (void)shard;
+#endif
+}
+
+uint64_t net_wal_dep_join(net_server *srv, uint32_t shard) {
+#ifdef INV_HAVE_PERSIST
+    return srv->wal == NULL ? 0 : inv_reply_gate_join(srv->wal->sh[shard].gate);
+#else
+    (void)srv;
+    (void)shard;
+    return 0;
+#endif
+}
+
+uint64_t net_wal_pass_settle(net_server *srv, uint32_t shard) {
+#ifdef INV_HAVE_PERSIST
+    return srv->wal == NULL ? UINT64_MAX : inv_reply_gate_settle(srv->wal->sh[shard].gate);
+#else
+    (void)srv;
+    (void)shard;
+    return UINT64_MAX;
 #endif
 }
 

@@ -240,6 +240,64 @@ bool inv_persist_durable(const inv_persist *p, uint32_t shard, uint64_t lsn);
  * durable, or durability=async. */
 bool inv_persist_reply_ready(const inv_persist *p, uint32_t shard, uint64_t lsn);
 
+/* ------------------------------------------------------------------------------------
+ * Cross-shard causality: replies wait for what they saw on other shards.
+ *
+ * Shards share stock cells, limit counters and node capacity. An op on shard B can use
+ * what an op on shard A made visible a moment earlier — units a release, expiry or
+ * restock put back — before A's record of it is durable. B's own record becoming
+ * durable is then not enough: a crash could keep B's reserve and lose A's release, and
+ * the recovered cell would be over-committed. So a reply also waits until every record
+ * any shard had appended (or was about to append) when the op finished is durable.
+ *
+ * Each shard thread brackets its engine work in passes:
+ *   inv_persist_pass_enter()  before any engine call that may change state (submit,
+ *                             inv_shard_poll: forwarded ops, expiry);
+ *   inv_persist_pass_settle() after the pass's inv_wal_flush (and after a poll that
+ *                             found nothing, before the thread sleeps).
+ * Entering publishes the pass number (sequentially consistent, before any effect);
+ * settling publishes "every record appended through pass P is durable" once it is.
+ * A reply captures every shard's current pass number after its op finished
+ * (inv_persist_deps_capture, with a fence: whatever the op saw happened in a pass that
+ * had been entered by then) and may leave when each shard has settled that far
+ * (inv_persist_deps_ready). The chain is transitive: stock, limit and capacity
+ * updates are sequentially consistent read-modify-writes.
+ * With durability=async every dependency is ready at once.
+ * ------------------------------------------------------------------------------------ */
+typedef struct inv_persist_deps {
+    uint32_t shards;
+    uint64_t pass[INV_SHARDS_MAX];
+} inv_persist_deps;
+
+/* Shard `shard`'s thread: a pass that may change engine state begins. */
+void inv_persist_pass_enter(inv_persist *p, uint32_t shard);
+/* Shard `shard`'s thread, after flushing its log: publish how far it is durable.
+ * Cheap; call it every loop pass (it also notices batches that became durable). */
+void inv_persist_pass_settle(inv_persist *p, uint32_t shard);
+/* Any thread, after an op completed: what its reply must wait for. */
+void inv_persist_deps_capture(const inv_persist *p, inv_persist_deps *d);
+/* Whether every shard has settled the passes `d` names (or durability is async). */
+bool inv_persist_deps_ready(const inv_persist *p, const inv_persist_deps *d);
+
+/* A shard thread's reply gate: the pass protocol for a loop with many replies in
+ * flight. Replies that complete in one pass share one capture, taken when the pass
+ * settles, so the cost is one capture per pass, not per reply.
+ *   loop pass:  inv_persist_pass_enter → engine work (each finished reply:
+ *               ticket = inv_reply_gate_join) → inv_wal_flush →
+ *               ready = inv_reply_gate_settle → replies whose ticket ≤ ready, and
+ *               whose own record is durable, may leave.
+ * Tickets only grow, so a FIFO of waiting replies releases a prefix. */
+typedef struct inv_reply_gate inv_reply_gate;
+
+/* @return 0 or -ENOMEM. */
+int inv_reply_gate_open(inv_reply_gate **out, inv_persist *p, uint32_t shard);
+void inv_reply_gate_close(inv_reply_gate *g);
+/* A reply completed on the gate's thread: the ticket it waits for. */
+uint64_t inv_reply_gate_join(inv_reply_gate *g);
+/* After the pass's inv_wal_flush: settle the shard (inv_persist_pass_settle), capture
+ * the dependencies of this pass's tickets, and return the newest ready ticket. */
+uint64_t inv_reply_gate_settle(inv_reply_gate *g);
+
 /* Flush and reap every shard's log without blocking (direct mode loops).
  * @return completions handled. */
 uint32_t inv_persist_pump(inv_persist *p);

@@ -233,6 +233,22 @@ typedef struct persist_snapshot_slot {
     uint64_t lsn[INV_SHARDS_MAX];
 } persist_snapshot_slot;
 
+/* Cross-shard causality state of one shard (causal.c). The two counters are read by
+ * every thread; the pending ring belongs to the shard's thread. Padded to its own cache
+ * lines so shards do not false-share. */
+#define PERSIST_PASS_PENDING_MAX 32u
+typedef struct persist_pass_lsn {
+    uint64_t pass, lsn;       /* pass P ended with records appended through lsn */
+} persist_pass_lsn;
+
+typedef struct persist_causal {
+    _Atomic uint64_t pass_seq;   /* the pass being run (or last run) */
+    _Atomic uint64_t pass_safe;  /* every record appended through this pass is durable */
+    uint32_t head, count;        /* pending: passes whose records are not yet durable */
+    persist_pass_lsn pending[PERSIST_PASS_PENDING_MAX];
+    char pad_[64];
+} persist_causal;
+
 struct inv_persist {
     char dir[4096];
     int dir_fd;
@@ -243,6 +259,7 @@ struct inv_persist {
     io_fault fault;
     bool recovered;
     inv_wal *wal[INV_SHARDS_MAX];
+    persist_causal causal[INV_SHARDS_MAX];
 
     /* Snapshots (owner thread). */
     int child_pid;                /* 0: none running */
