@@ -637,9 +637,17 @@ static int engine_open_sized(bench *b, uint64_t limited) {
         po.durability = b->o.wal_async_ms ? INV_DURABILITY_ASYNC : INV_DURABILITY_FSYNC;
         po.async_flush_ms = b->o.wal_async_ms;
         snprintf(b->wal_dir, sizeof b->wal_dir, "%s/engine_bench-XXXXXX", b->o.wal);
-        if (mkdtemp(b->wal_dir) == NULL) return -errno;
+        if (mkdtemp(b->wal_dir) == NULL) {
+            int e = errno;
+            fprintf(stderr, "engine_bench: --wal %s: cannot make a log directory in it: %s\n",
+                    b->o.wal, strerror(e));
+            return -e;
+        }
         int rc = inv_persist_open(&b->p, b->wal_dir, cfg.shards, &po);
-        if (rc != 0) return rc;
+        if (rc != 0) {
+            fprintf(stderr, "engine_bench: --wal %s: %s\n", b->wal_dir, strerror(-rc));
+            return rc;
+        }
         cfg.journal = inv_persist_journal(b->p);
     }
     int rc = inv_engine_open(&b->e, &cfg);
