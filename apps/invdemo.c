@@ -229,23 +229,20 @@ static void worker_poll(dworker *w) {
     inv_shard_poll(w->shard, on_done, w);
 }
 
+static void worker_poll_cb(void *ctx) { worker_poll(ctx); }
+
 static void slot_submit(dworker *w, dslot *s) {
-    for (uint32_t t = 0; t < BUSY_TRIES_MAX; t++) {
-        int rc = inv_shard_submit(w->shard, &s->op);
-        if (rc == 1) {
-            slot_complete(w, s);
-            return;
-        }
-        if (rc == 0) {
-            w->in_flight++;
-            return;
-        }
-        if (rc != -INV_BUSY) break;
-        w->c.busy++;
-        worker_poll(w);
+    uint32_t busy = 0;
+    int rc = inv_shard_submit_retry(w->shard, &s->op, BUSY_TRIES_MAX, worker_poll_cb, w, &busy);
+    w->c.busy += busy;
+    if (rc == 1) {
+        slot_complete(w, s);
+    } else if (rc == 0) {
+        w->in_flight++;
+    } else {
+        w->c.submit_failed++;
+        w->free_stack[w->free_n++] = (uint32_t)(s - w->slots);
     }
-    w->c.submit_failed++;
-    w->free_stack[w->free_n++] = (uint32_t)(s - w->slots);
 }
 
 /* ====================================================================================

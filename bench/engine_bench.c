@@ -389,23 +389,20 @@ static void worker_poll(worker *w) {
     inv_persist_pass_enter(w->b->p, w->index);
 }
 
+static void worker_poll_cb(void *ctx) { worker_poll(ctx); }
+
 static void slot_submit(worker *w, slot *s) {
-    for (uint32_t t = 0; t < BUSY_TRIES_MAX; t++) {
-        int rc = inv_shard_submit(w->shard, &s->op);
-        if (rc == 1) {
-            slot_complete(w, s);
-            return;
-        }
-        if (rc == 0) {
-            w->in_flight++;
-            return;
-        }
-        if (rc != -INV_BUSY) break;
-        w->c.busy_retries++;
-        worker_poll(w);
+    uint32_t busy = 0;
+    int rc = inv_shard_submit_retry(w->shard, &s->op, BUSY_TRIES_MAX, worker_poll_cb, w, &busy);
+    w->c.busy_retries += busy;
+    if (rc == 1) {
+        slot_complete(w, s);
+    } else if (rc == 0) {
+        w->in_flight++;
+    } else {
+        w->c.submit_failed++;
+        slot_free(w, s);
     }
-    w->c.submit_failed++;
-    slot_free(w, s);
 }
 
 static void submit_next_order(worker *w) {

@@ -778,7 +778,12 @@ typedef struct busy_job {
     uint32_t accepted;  /* forwarded before the first -INV_BUSY */
     int busy_rc;
     bool busy_op_untouched;
+    /* inv_shard_submit_retry against the same full ring */
+    int retry_rc;
+    uint32_t retry_busy, retry_calls;
 } busy_job;
+
+static void count_busy(void *ctx) { ((busy_job *)ctx)->retry_calls++; }
 
 /* Phase 1 (owner paused): push until the ring is full. */
 static void job_fill_ring(worker *w, void *arg) {
@@ -794,6 +799,7 @@ static void job_fill_ring(worker *w, void *arg) {
             continue;
         }
         j->busy_rc = rc;
+        j->retry_rc = inv_shard_submit_retry(w->shard, &j->ops[k], 3, count_busy, j, &j->retry_busy);
         j->busy_op_untouched = j->ops[k].status == (inv_status)77;
         return;
     }
@@ -843,6 +849,9 @@ Test(shard, busy_when_the_ring_to_a_stalled_owner_is_full) {
     T_EQU(j.accepted, INV_RING_DEPTH);
     T_EQ(j.busy_rc, -INV_BUSY);
     cr_assert(j.busy_op_untouched, "an op refused with -INV_BUSY was run anyway");
+    T_EQ(j.retry_rc, -INV_BUSY);
+    T_EQU(j.retry_busy, 3);
+    T_EQU(j.retry_calls, 3); /* the caller's poll ran between the attempts */
     T_EQ(t_cell(e, "sh", "tea").reserved, 0); /* nothing ran: the owner is stalled */
 
     set_pause(1, false);

@@ -421,6 +421,14 @@ typedef void (*inv_done_fn)(void *ctx, inv_op *op);
  *         INV_BUSY (as a negative: -INV_BUSY): the ring to the owner is full. */
 int inv_shard_submit(inv_shard *s, inv_op *op);
 
+/* inv_shard_submit, and while the ring to the owner is full, call on_busy(ctx) (which
+ * should run the thread's inv_shard_poll, so the owner's replies drain) and try again,
+ * `tries` times at most.
+ * @param busy_out  how many attempts found the ring full (may be NULL)
+ * @return as inv_shard_submit; -INV_BUSY after `tries` full attempts. */
+int inv_shard_submit_retry(inv_shard *s, inv_op *op, uint32_t tries, void (*on_busy)(void *ctx),
+                           void *ctx, uint32_t *busy_out);
+
 /* One pass of the shard's engine work: run ops forwarded to it, hand back completions
  * of ops it forwarded (calling `done`), expire due reservations, and (shard 0) publish
  * catalog changes.

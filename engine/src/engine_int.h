@@ -158,6 +158,8 @@ static inline uint32_t sku_bloom_bit(uint32_t sku) {
 static inline bool node_may_hold(const inv_engine *e, uint32_t node, uint32_t sku);
 
 /* Find the cell of (sku, node): its index or INV_NONE. */
+/* The cell-index slot where the probe for (sku, node) starts (callers prefetch it). */
+static inline uint32_t stock_index_slot(const inv_engine *e, uint32_t sku, uint32_t node);
 uint32_t stock_find(const inv_engine *e, uint32_t sku, uint32_t node);
 /* Find or create. @return 0, -ENOSPC (cell table full). */
 int stock_find_or_create(inv_engine *e, uint32_t sku, uint32_t node, uint32_t *out_cell);
@@ -235,6 +237,10 @@ struct inv_engine {
     uint32_t shard_count;
     bool replaying;                   /* recovery: apply records, log nothing */
 };
+
+static inline uint32_t stock_index_slot(const inv_engine *e, uint32_t sku, uint32_t node) {
+    return (uint32_t)inv_mix64(((uint64_t)sku << 32) | node) & e->cell_index_mask;
+}
 
 static inline stock_cell *cell_at(const inv_engine *e, uint32_t cell) {
     assert(cell < e->cfg.cells_max);

@@ -194,13 +194,6 @@ typedef struct lookup_batch {
     int64_t avail[ROUTE_BATCH_MAX]; /* filled by batch_resolve */
 } lookup_batch;
 
-/* Where stock.c's index first looks for (sku, node): it mirrors stock.c's cell_slot,
- * for prefetching only (were they ever to differ, a prefetch is wasted, never a result;
- * stock_find still answers). */
-static inline uint32_t stock_slot_guess(const inv_engine *e, uint32_t sku, uint32_t node) {
-    return (uint32_t)inv_mix64(((uint64_t)sku << 32) | node) & e->cell_index_mask;
-}
-
 static inline void batch_add(lookup_batch *b, uint32_t who, uint32_t node, uint32_t line) {
     assert(b->n < ROUTE_BATCH_MAX);
     b->who[b->n] = who;
@@ -218,7 +211,7 @@ static void batch_resolve(const route_ctx *x, lookup_batch *b) {
             slot[i] = INV_NONE; /* certainly no cell there: no probe at all */
             continue;
         }
-        slot[i] = stock_slot_guess(e, x->rq->sku[b->line[i]], b->node[i]);
+        slot[i] = stock_index_slot(e, x->rq->sku[b->line[i]], b->node[i]);
         __builtin_prefetch((const void *)&e->cell_index[slot[i]]);
     }
     for (uint32_t i = 0; i < b->n; i++) { /* ...the cells they name... */

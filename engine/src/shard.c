@@ -274,6 +274,21 @@ int inv_shard_submit(inv_shard *s, inv_op *op) {
     return 0;
 }
 
+int inv_shard_submit_retry(inv_shard *s, inv_op *op, uint32_t tries, void (*on_busy)(void *ctx),
+                           void *ctx, uint32_t *busy_out) {
+    assert(on_busy != NULL);
+    uint32_t busy = 0;
+    int rc = -INV_BUSY;
+    for (uint32_t t = 0; t < tries; t++) {
+        rc = inv_shard_submit(s, op);
+        if (rc != -INV_BUSY) break;
+        busy++;
+        on_busy(ctx);
+    }
+    if (busy_out != NULL) *busy_out = busy;
+    return rc;
+}
+
 /* Run ops shard `from` forwarded to `s`, replying on from's ring. */
 static uint32_t poll_requests(inv_shard *s, uint32_t from) {
     spsc_ring *in = s->rings_in_req[from];

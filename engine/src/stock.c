@@ -54,12 +54,9 @@ size_t inv_engine_bytes_per_cell(void) {
     return sizeof(stock_cell) + 2 * sizeof(uint32_t);
 }
 
-static inline uint32_t cell_slot(const inv_engine *e, uint32_t sku, uint32_t node) {
-    return (uint32_t)inv_mix64(((uint64_t)sku << 32) | node) & e->cell_index_mask;
-}
 
 uint32_t stock_find(const inv_engine *e, uint32_t sku, uint32_t node) {
-    uint32_t slot = cell_slot(e, sku, node);
+    uint32_t slot = stock_index_slot(e, sku, node);
     for (uint32_t probes = 0; probes <= e->cell_index_mask; probes++) {
         uint32_t c = atomic_load_explicit(&e->cell_index[slot], memory_order_acquire);
         if (c == INV_NONE) return INV_NONE;
@@ -99,7 +96,7 @@ int stock_find_or_create(inv_engine *e, uint32_t sku, uint32_t node, uint32_t *o
     uint32_t bit = sku_bloom_bit(sku); /* before publication: a holder is never hidden */
     atomic_fetch_or_explicit(&e->node_sku_bloom[node * NODE_SKU_BLOOM_WORDS + (bit >> 6)],
                              1ull << (bit & 63u), memory_order_release);
-    uint32_t slot = cell_slot(e, sku, node);
+    uint32_t slot = stock_index_slot(e, sku, node);
     for (uint32_t probes = 0; probes <= e->cell_index_mask; probes++) {
         uint32_t expect = INV_NONE;
         if (atomic_compare_exchange_strong(&e->cell_index[slot], &expect, c)) {
