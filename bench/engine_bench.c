@@ -419,6 +419,7 @@ static void submit_next_order(worker *w) {
 static void worker_drive(worker *w, uint64_t deadline_ns, uint64_t hard_ns) {
     uint32_t poll_every = w->b->o.poll_every;
     uint64_t iter_max = (uint64_t)w->order_count * 1024u + (1ull << 32);
+    if (w->b->p != NULL) inv_persist_pass_enter(w->b->p, w->index); /* the first pass */
     for (uint64_t it = 1; it < iter_max; it++) {
         if (w->fq_head != w->fq_tail) {
             slot_submit(w, &w->slots[w->fq[w->fq_head++ % w->b->o.window]]);

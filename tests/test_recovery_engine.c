@@ -342,6 +342,13 @@ Test(recovery_engine, regression_reply_waits_for_what_it_saw_on_other_shards) {
     T_STATUS(t_adjust(e, "WH-1", "SKU-A", 2), INV_OK);
     T_STATUS(t_reserve1(e, x, "c1", "SKU-A", 2, 3600000), INV_OK);
     inv_persist_sync(p);
+    /* Work before a shard's first pass counts as its pass 1, unsettled until it settles. */
+    inv_persist_deps first;
+    inv_persist_deps_capture(p, &first);
+    cr_assert_not(inv_persist_deps_ready(p, &first), "ready before any shard settled");
+    inv_persist_pass_settle(p, a);
+    inv_persist_pass_settle(p, b);
+    cr_assert(inv_persist_deps_ready(p, &first), "every record is durable and settled");
 
     inv_persist_pass_enter(p, a);
     T_STATUS(t_release(e, x), INV_OK);

@@ -20,6 +20,13 @@
 
 #include "persist_int.h"
 
+void persist_causal_init(inv_persist *p) {
+    for (uint32_t s = 0; s < INV_SHARDS_MAX; s++) {
+        atomic_init(&p->causal[s].pass_seq, 1);
+        atomic_init(&p->causal[s].pass_safe, 0);
+    }
+}
+
 void inv_persist_pass_enter(inv_persist *p, uint32_t shard) {
     assert(shard < p->shard_count);
     persist_causal *c = &p->causal[shard];

@@ -116,6 +116,7 @@ int inv_persist_open(inv_persist **out, const char *dir, uint32_t shards,
         p->shard_count = shards;
         p->fault = (io_fault){.fn = p->opt.fault, .ctx = p->opt.fault_ctx};
         p->next_seq = 1;
+        persist_causal_init(p);
         rc = persist_dir_open(p, dir);
     }
     if (rc < 0) {

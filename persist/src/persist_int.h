@@ -249,6 +249,10 @@ typedef struct persist_causal {
     char pad_[64];
 } persist_causal;
 
+/* Every shard starts inside pass 1, not yet settled: work done before a thread's first
+ * inv_persist_pass_enter still counts as unsettled until its first settle. */
+void persist_causal_init(inv_persist *p);
+
 struct inv_persist {
     char dir[4096];
     int dir_fd;
