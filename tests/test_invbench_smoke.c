@@ -31,6 +31,11 @@
 #define SMOKE_RATE "2000"
 #define SMOKE_RATE_SECONDS "3"
 #define SMOKE_RATE_TOLERANCE 0.10
+/* Ctrl-C: sent this long after the start (start-up, load, 1 s of phases, some steady
+ * mix); invbench must be gone this soon after (drain bound 5 s + server stop 10 s). */
+#define SMOKE_INTERRUPT_MS 6000u
+#define SMOKE_STOP_MS_MAX 16000u
+#define SMOKE_EXIT_INTERRUPTED 130
 
 static uint64_t smoke_now_ms(void) {
     struct timespec ts;
@@ -53,7 +58,7 @@ static bool smoke_on_path(const char *prog) {
 
 /* Run invbench with the small scenario plus `extra`; stderr to dir/invbench.log.
  * @return its exit status (-1: killed after the timeout or by a signal). */
-static int smoke_invbench(const char *dir, const char *const *extra) {
+static int smoke_invbench(const char *dir, const char *const *extra, uint64_t interrupt_ms) {
     char json[256], out[256], log_path[256];
     snprintf(json, sizeof json, "%s/run.json", dir);
     snprintf(out, sizeof out, "%s/out", dir);
@@ -73,9 +78,14 @@ static int smoke_invbench(const char *dir, const char *const *extra) {
         execv(argv[0], (char *const *)argv);
         _exit(127);
     }
-    uint64_t deadline = smoke_now_ms() + SMOKE_TIMEOUT_MS;
+    uint64_t start = smoke_now_ms(), deadline = start + SMOKE_TIMEOUT_MS;
     int status = 0;
+    bool interrupted = false;
     while (smoke_now_ms() < deadline) {
+        if (interrupt_ms != 0 && !interrupted && smoke_now_ms() - start >= interrupt_ms) {
+            kill(pid, SIGINT); /* what Ctrl-C sends */
+            interrupted = true;
+        }
         if (waitpid(pid, &status, WNOHANG) == pid)
             return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
         usleep(SMOKE_POLL_US);
@@ -179,7 +189,7 @@ Test(invbench_smoke, invd_and_redis_run_pass_and_plot, .timeout = 120) {
     smoke_dir(dir, sizeof dir);
     const char *extra[] = {"--systems", redis ? "invd,redis-none" : "invd", "--warmup-s", "0.5",
                            "--flash-s", "1", "--steady-s", "2", "--half-peak-s", "1", NULL};
-    int rc = smoke_invbench(dir, extra);
+    int rc = smoke_invbench(dir, extra, 0);
     cr_assert_eq(rc, 0, "invbench exited %d (log in %s/invbench.log)", rc, dir);
     char *json = smoke_json(dir);
     smoke_check_system(json, "invd");
@@ -203,7 +213,7 @@ Test(invbench_smoke, open_loop_sends_rate_times_seconds, .timeout = 120) {
     const char *extra[] = {"--systems", "invd", "--rate", SMOKE_RATE, "--warmup-s", "0",
                            "--flash-s", "0", "--steady-s", SMOKE_RATE_SECONDS, "--no-half-peak",
                            NULL};
-    int rc = smoke_invbench(dir, extra);
+    int rc = smoke_invbench(dir, extra, 0);
     cr_assert_eq(rc, 0, "invbench exited %d (log in %s/invbench.log)", rc, dir);
     char *json = smoke_json(dir);
     char *sys = smoke_system(json, "invd");
@@ -213,6 +223,36 @@ Test(invbench_smoke, open_loop_sends_rate_times_seconds, .timeout = 120) {
     cr_expect(ops >= want * (1 - SMOKE_RATE_TOLERANCE) && ops <= want * (1 + SMOKE_RATE_TOLERANCE),
               "open loop at %s/s for %s s: %.0f ops, expected about %.0f", SMOKE_RATE,
               SMOKE_RATE_SECONDS, ops, want);
+    free(sys);
+    free(json);
+    nftw(dir, smoke_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Ctrl-C in the middle of a long phase: invbench stops at once, still writes the report
+ * of what ran (marked interrupted), exits 130, and stops the invd it started. */
+Test(invbench_smoke, ctrl_c_reports_what_ran_and_stops_the_server, .timeout = 120) {
+    char dir[64];
+    smoke_dir(dir, sizeof dir);
+    const char *extra[] = {"--systems", "invd", "--warmup-s", "0.5", "--flash-s", "0.5",
+                           "--steady-s", "60", "--no-half-peak", NULL};
+    uint64_t t0 = smoke_now_ms();
+    int rc = smoke_invbench(dir, extra, SMOKE_INTERRUPT_MS);
+    uint64_t took = smoke_now_ms() - t0;
+    cr_assert_eq(rc, SMOKE_EXIT_INTERRUPTED, "invbench exited %d after SIGINT (log in %s/invbench.log)",
+                 rc, dir);
+    cr_expect_lt(took, SMOKE_INTERRUPT_MS + SMOKE_STOP_MS_MAX, "stopping took %llu ms",
+                 (unsigned long long)took);
+    char *json = smoke_json(dir);
+    cr_expect(smoke_true(json, "interrupted"), "the report does not say it was interrupted");
+    char *sys = smoke_system(json, "invd");
+    cr_assert_not_null(sys);
+    double ops = 0; /* the first phase_ops is the warm-up's */
+    cr_expect(smoke_num(sys, "phase_ops", &ops) && ops > 0, "no ops before the interrupt");
+    const char *at = strstr(sys, " pid ");
+    cr_assert_not_null(at, "no server pid in the report");
+    pid_t server = (pid_t)strtol(at + 5, NULL, 10);
+    cr_assert_gt(server, 0);
+    cr_expect(kill(server, 0) != 0 && errno == ESRCH, "invd (pid %d) still runs", (int)server);
     free(sys);
     free(json);
     nftw(dir, smoke_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
