@@ -446,6 +446,11 @@ uint32_t inv_shard_index(const inv_shard *s);
  * @return 0, or -EINVAL (malformed body / inconsistent with earlier records). */
 int inv_engine_replay(inv_engine *e, uint32_t shard, inv_rec_type type, const void *body,
                       uint32_t len, char *err, size_t errlen);
+/* A hint, given a few records before inv_engine_replay gets the same record: start
+ * loading the table slots replaying it will touch (the reservation index and the
+ * tombstone window of its order). Changes nothing; any bytes are safe. */
+void inv_engine_replay_prefetch(const inv_engine *e, uint32_t shard, inv_rec_type type,
+                                const void *body, uint32_t len);
 
 /* After every record is replayed: expire reservations whose time passed while the
  * engine was down (these expirations are logged), and rebuild derived state.

@@ -459,6 +459,18 @@ int inv_engine_replay(inv_engine *e, uint32_t shard, inv_rec_type type, const vo
     return 0;
 }
 
+void inv_engine_replay_prefetch(const inv_engine *e, uint32_t shard, inv_rec_type type,
+                                const void *body, uint32_t len) {
+    if (shard >= e->shard_count || body == NULL) return;
+    if (type != INV_REC_RESERVED && type != INV_REC_COMMITTED && type != INV_REC_RELEASED &&
+        type != INV_REC_EXPIRED && type != INV_REC_EXTENDED)
+        return;
+    rbuf r = {.b = body, .n = len, .at = 0, .bad = false};
+    char order[INV_ID_LEN_MAX + 1];
+    size_t n = get_str(&r, order); /* every order record starts with its order id */
+    if (n > 0) resv_prefetch(e->shards[shard], order, n);
+}
+
 uint32_t inv_engine_recovered(inv_engine *e) {
     /* Sold-out flags are derived state: recompute by clearing (the first reserve
      * that finds nothing sets them again). */

@@ -52,6 +52,8 @@ int resv_replay_finished(inv_shard *s, const char *order_id, size_t len,
                          inv_resv_state state, uint64_t at_ms, char *err, size_t errlen);
 int resv_replay_extended(inv_shard *s, const char *order_id, size_t len,
                          uint64_t expires_at_ms, char *err, size_t errlen);
+/* inv_engine_replay_prefetch's work for an order record (resv.c). */
+void resv_prefetch(const inv_shard *s, const char *order_id, size_t len);
 /* Snapshot helper (resv.c): visit every live reservation of the shard. */
 typedef int (*resv_visit_fn)(void *ctx, const journal_reserved *r);
 int resv_snapshot_each(const inv_shard *s, resv_visit_fn visit, void *ctx);

@@ -81,8 +81,14 @@ static void index_remove(recent_set *r, uint32_t at) {
     r->index[hole] = RECENT_EMPTY;
 }
 
+/* Evictions go in ring order, so the index slot of the entry evicted a few adds from now
+ * is known: start loading it (in a full window each add evicts one, a cache miss). */
+#define RECENT_EVICT_PREFETCH_AHEAD 8u
+
 static void pop_oldest(recent_set *r) {
     assert(r->tail > r->head);
+    if (r->tail - r->head > RECENT_EVICT_PREFETCH_AHEAD)
+        recent_prefetch(r, r->ring[(r->head + RECENT_EVICT_PREFETCH_AHEAD) % r->capacity].key1);
     index_remove(r, (uint32_t)(r->head % r->capacity));
     r->head++;
 }

@@ -35,6 +35,10 @@ int recent_open(recent_set *r, uint32_t capacity);
 void recent_close(recent_set *r);
 /* The entry for (key1, key2), or NULL. */
 recent_entry *recent_find(const recent_set *r, uint64_t key1, uint64_t key2);
+/* Start loading the index slot where a look-up of key1 begins. */
+static inline void recent_prefetch(const recent_set *r, uint64_t key1) {
+    __builtin_prefetch(&r->index[(uint32_t)key1 & r->index_mask]);
+}
 /* Add a new entry (the key must not be present); evicts the oldest when full. */
 recent_entry *recent_add(recent_set *r, uint64_t key1, uint64_t key2, uint64_t at_ms);
 /* Drop entries added at or before `cutoff_ms`, at most `max`. @return how many. */

@@ -864,6 +864,12 @@ int resv_replay_reserved(inv_shard *s, const journal_reserved *jr, char *err, si
     return 0;
 }
 
+void resv_prefetch(const inv_shard *s, const char *order_id, size_t len) {
+    uint64_t key = inv_hash64(order_id, len, SEED_ORDER);
+    __builtin_prefetch(&s->resv_index[(uint32_t)key & s->resv_index_mask]);
+    recent_prefetch(&s->tombstones, key);
+}
+
 int resv_replay_finished(inv_shard *s, const char *order_id, size_t len, inv_resv_state state,
                          uint64_t at_ms, char *err, size_t errlen) {
     uint32_t h = index_find(s, inv_hash64(order_id, len, SEED_ORDER), order_id, len);

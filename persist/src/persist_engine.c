@@ -18,6 +18,11 @@ static int persist_engine_replay(void *ctx, uint32_t shard, inv_rec_type type,
     return inv_engine_replay(ctx, shard, type, body, len, err, errlen);
 }
 
+static void persist_engine_prefetch(void *ctx, uint32_t shard, inv_rec_type type,
+                                    const void *body, uint32_t len) {
+    inv_engine_replay_prefetch(ctx, shard, type, body, len);
+}
+
 static int persist_engine_source(void *ctx, inv_snapshot_emit_fn emit, void *emit_ctx) {
     assert(ctx != NULL);
     return inv_engine_snapshot(ctx, emit, emit_ctx);
@@ -29,7 +34,8 @@ int inv_persist_recover(inv_persist *p, inv_engine *e, inv_recovery_report *rep,
     assert(inv_engine_shard_count(e) == p->shard_count);
     inv_recovery_report scratch;
     if (rep == NULL) rep = &scratch;
-    int rc = inv_persist_recover_with(p, persist_engine_replay, e, rep, err, errlen);
+    int rc = persist_recover_run(p, persist_engine_replay, persist_engine_prefetch, e, rep,
+                                 err, errlen);
     if (rc < 0) return rc;
     uint64_t t0 = io_now_ns();
     rep->expired = inv_engine_recovered(e);

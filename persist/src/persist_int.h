@@ -180,6 +180,11 @@ typedef struct persist_where {
 } persist_where;
 
 /* One shard's progress through its segments. */
+/* A consumer's hint: the record it will be given a few records from now (any bytes; it
+ * may only warm caches). */
+typedef void (*persist_prefetch_fn)(void *ctx, uint32_t shard, inv_rec_type type,
+                                    const void *body, uint32_t len);
+
 typedef struct scan_shard {
     uint32_t shard;
     uint32_t shard_count;
@@ -187,6 +192,7 @@ typedef struct scan_shard {
     uint64_t deliver_after;       /* records with a larger LSN go to replay */
     uint64_t expect;              /* next LSN (set from the first segment's header) */
     inv_replay_fn replay;         /* NULL: check only */
+    persist_prefetch_fn prefetch; /* NULL: none; else told of records a few ahead */
     void *replay_ctx;
     /* Results. */
     uint32_t segments;
@@ -248,6 +254,10 @@ typedef struct persist_causal {
     persist_pass_lsn pending[PERSIST_PASS_PENDING_MAX];
     char pad_[64];
 } persist_causal;
+
+/* inv_persist_recover_with, plus a prefetch hint for the consumer (may be NULL). */
+int persist_recover_run(inv_persist *p, inv_replay_fn replay, persist_prefetch_fn prefetch,
+                        void *ctx, inv_recovery_report *rep, char *err, size_t errlen);
 
 /* Every shard starts inside pass 1, not yet settled: work done before a thread's first
  * inv_persist_pass_enter still counts as unsettled until its first settle. */

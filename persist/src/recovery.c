@@ -195,7 +195,8 @@ static int rec_snapshot_choose(recovery *r) {
  * Step 4: each shard's log
  * ==================================================================================== */
 
-static int rec_shard_scan(recovery *r, uint32_t s, inv_replay_fn replay, void *ctx) {
+static int rec_shard_scan(recovery *r, uint32_t s, inv_replay_fn replay,
+                          persist_prefetch_fn prefetch, void *ctx) {
     scan_shard *st = &r->st[s];
     memset(st, 0, sizeof *st);
     st->shard = s;
@@ -203,6 +204,7 @@ static int rec_shard_scan(recovery *r, uint32_t s, inv_replay_fn replay, void *c
     st->log_id = r->p->log_id;
     st->deliver_after = r->snap.header.lsn[s];
     st->replay = replay;
+    st->prefetch = replay != NULL ? prefetch : NULL;
     st->replay_ctx = ctx;
     uint32_t first, end;
     dir_listing_shard(&r->l, s, &first, &end);
@@ -278,7 +280,7 @@ static void rec_report(recovery *r, uint64_t t0) {
     rep->elapsed_ns = io_now_ns() - t0;
 }
 
-static int rec_run(recovery *r, inv_replay_fn replay, void *ctx) {
+static int rec_run(recovery *r, inv_replay_fn replay, persist_prefetch_fn prefetch, void *ctx) {
     int rc = dir_listing_read(r->p->dir_fd, &r->l);
     if (rc < 0) return rc;
     rec_tmps_remove(r);
@@ -286,7 +288,7 @@ static int rec_run(recovery *r, inv_replay_fn replay, void *ctx) {
     if (rc == 0) rc = rec_snapshot_choose(r);
     if (rc == 0 && r->snap.header.seq != 0)
         rc = snapshot_replay(r->p->dir_fd, r->snap.header.seq, replay, ctx, &r->where);
-    for (uint32_t s = 0; rc == 0 && s < r->p->shard_count; s++) rc = rec_shard_scan(r, s, replay, ctx);
+    for (uint32_t s = 0; rc == 0 && s < r->p->shard_count; s++) rc = rec_shard_scan(r, s, replay, prefetch, ctx);
     for (uint32_t s = 0; rc == 0 && s < r->p->shard_count; s++) rc = rec_tail_repair(r, s);
     for (uint32_t i = 0; rc == 0 && i < 8 && r->p->log_id == 0; i++)
         if (getrandom(&r->p->log_id, sizeof r->p->log_id, 0) != (ssize_t)sizeof r->p->log_id)
@@ -298,6 +300,11 @@ static int rec_run(recovery *r, inv_replay_fn replay, void *ctx) {
 
 int inv_persist_recover_with(inv_persist *p, inv_replay_fn replay, void *ctx,
                              inv_recovery_report *rep, char *err, size_t errlen) {
+    return persist_recover_run(p, replay, NULL, ctx, rep, err, errlen);
+}
+
+int persist_recover_run(inv_persist *p, inv_replay_fn replay, persist_prefetch_fn prefetch,
+                        void *ctx, inv_recovery_report *rep, char *err, size_t errlen) {
     assert(p != NULL);
     assert(!p->recovered);
     uint64_t t0 = io_now_ns();
@@ -308,7 +315,7 @@ int inv_persist_recover_with(inv_persist *p, inv_replay_fn replay, void *ctx,
     memset(rep, 0, sizeof *rep);
     r->p = p;
     r->rep = rep;
-    int rc = rec_run(r, replay, ctx);
+    int rc = rec_run(r, replay, prefetch, ctx);
     if (rc == 0) {
         p->prev.seq = r->snap.header.seq;
         memcpy(p->prev.lsn, r->snap.header.lsn, sizeof p->prev.lsn);

@@ -55,6 +55,9 @@
 #define SCAN_LSN_WINDOW (1ull << 32)
 /* How far ahead of the record being decoded the walk prefetches (a few records). */
 #define SCAN_PREFETCH_BYTES 2048u
+/* Records ahead of the one being replayed that the consumer is told about, so that the
+ * table slots they will touch load while earlier records replay (persist_prefetch_fn). */
+#define SCAN_HINT_AHEAD 8u
 
 typedef struct scan_map {
     const unsigned char *p;
@@ -116,14 +119,41 @@ static int scan_one(scan_shard *st, const scan_map *m, uint64_t off, const rec_v
     return 0;
 }
 
+/* Tell the consumer about the records up to SCAN_HINT_AHEAD ahead of `off` (*ahead, *n:
+ * where the hints stand and how many records they are in front). Only headers are read,
+ * without the CRC: a hint may name garbage, which the consumer tolerates; the record is
+ * checked for real when the walk reaches it. */
+static void scan_hint_ahead(const scan_shard *st, const scan_map *m, uint64_t *ahead,
+                            uint32_t *n) {
+    while (*n < SCAN_HINT_AHEAD && *ahead + PERSIST_REC_HEADER_BYTES <= m->size) {
+        const unsigned char *h = m->p + *ahead;
+        if (rec_header_is_zero(h)) return;
+        uint32_t body_len;
+        memcpy(&body_len, h + 4, sizeof body_len);
+        if (body_len > PERSIST_REC_BODY_MAX) return;
+        uint32_t size = rec_size(body_len);
+        if (*ahead + size > m->size) return;
+        uint16_t type;
+        memcpy(&type, h + 16, sizeof type);
+        if (scan_load64(h + 8) > st->deliver_after)
+            st->prefetch(st->replay_ctx, st->shard, (inv_rec_type)type,
+                         h + PERSIST_REC_HEADER_BYTES, body_len);
+        *ahead += size;
+        (*n)++;
+    }
+}
+
 /* Walk records from `off`; stop at the first position that is not a valid record.
  * @return 0 (*stop, *why set) or a refusal. */
 static int scan_records(scan_shard *st, const scan_map *m, uint64_t off, uint64_t *stop,
                         rec_result *why, persist_where *w) {
     assert(off % PERSIST_REC_ALIGN == 0);
     *why = REC_ZERO;
+    uint64_t ahead = off; /* consumer hints given up to here */
+    uint32_t hinted = 0;  /* records between off and ahead */
     while (off + PERSIST_REC_HEADER_BYTES <= m->size) {
         __builtin_prefetch(m->p + off + SCAN_PREFETCH_BYTES);
+        if (st->prefetch != NULL) scan_hint_ahead(st, m, &ahead, &hinted);
         rec_view v;
         rec_result r = rec_decode(m->p + off, m->size - off, &v);
         if (r != REC_OK) { *why = r; break; }
@@ -131,6 +161,11 @@ static int scan_records(scan_shard *st, const scan_map *m, uint64_t off, uint64_
         if (rc < 0) return rc;
         assert(v.size >= PERSIST_REC_HEADER_BYTES);
         off += v.size;
+        if (hinted > 0) hinted--;
+        if (ahead < off) { /* the hints stopped at this record (it did not look whole) */
+            ahead = off;
+            hinted = 0;
+        }
     }
     *stop = off;
     return 0;
