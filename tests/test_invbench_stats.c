@@ -26,11 +26,13 @@
 #include <errno.h>
 #include <ftw.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ib_check.h"
@@ -863,6 +865,37 @@ Test(invbench_plot, failing_gnuplot_is_reported) {
     cr_assert_eq(rc, -EIO, "ib_plot_write = %d (%s), expected -EIO", rc, err);
     cr_assert(strstr(err, "exited with 1") != NULL, "error: '%s'", err);
     cr_assert(file_exists("throughput", ".log"), "gnuplot's log not kept on failure");
+}
+
+/* A gnuplot that hangs is killed by its pid once its time is up: the rehearsal's report
+ * never waits on a stuck plot. The stand-in is a script that sleeps far longer. */
+#define HANG_TIMEOUT_MS 200u
+#define HANG_SLEEP_S "30"
+#define HANG_RETURN_MS_MAX 5000u
+
+Test(invbench_plot, hanging_gnuplot_is_killed_after_its_timeout) {
+    if (access("/bin/sh", X_OK) != 0) cr_skip_test("SKIPPED: no /bin/sh for the stand-in");
+    char stub[PATH_MAX];
+    snprintf(stub, sizeof stub, "%s/hang.sh", fx.tmp);
+    FILE *f = fopen(stub, "w");
+    cr_assert_not_null(f, "%s: %s", stub, strerror(errno));
+    fprintf(f, "#!/bin/sh\nexec sleep " HANG_SLEEP_S "\n");
+    fclose(f);
+    cr_assert_eq(chmod(stub, 0755), 0);
+    fx.in.gnuplot = stub;
+    fx.in.gnuplot_timeout_ms = HANG_TIMEOUT_MS;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    char err[512] = "";
+    int rc = ib_plot_write(&fx.in, fx.dir, err, sizeof err);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    uint64_t took_ms = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000u +
+                       (uint64_t)((t1.tv_nsec - t0.tv_nsec) / 1000000);
+    cr_assert_eq(rc, -ETIMEDOUT, "ib_plot_write = %d (%s), expected -ETIMEDOUT", rc, err);
+    cr_assert(strstr(err, "killed") != NULL, "error: '%s'", err);
+    cr_assert_lt(took_ms, HANG_RETURN_MS_MAX, "took %llu ms for a %u ms timeout",
+                 (unsigned long long)took_ms, HANG_TIMEOUT_MS);
+    expect_scripts();
 }
 
 Test(invbench_plot, bad_input_and_bad_directory) {

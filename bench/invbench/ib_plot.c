@@ -18,7 +18,8 @@
  *   - Numbers are written in the C locale whatever locale the caller set.
  *   - gnuplot runs as a child by fork + execvp (no shell), stdin/stdout on /dev/null,
  *     stderr into <plot>.log (kept only when gnuplot fails), for at most
- *     IB_PLOT_GNUPLOT_TIMEOUT_MS; a child past that is killed by its pid.
+ *     gnuplot_timeout_ms (default IB_PLOT_GNUPLOT_TIMEOUT_MS); a child past that is
+ *     killed by its pid.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* pipe2 */
@@ -46,7 +47,6 @@
 /* How long one gnuplot run may take, and how often the parent looks at it meanwhile. */
 #define IB_PLOT_GNUPLOT_TIMEOUT_MS 30000u
 #define IB_PLOT_WAIT_STEP_MS 10u
-#define IB_PLOT_WAIT_POLLS_MAX (IB_PLOT_GNUPLOT_TIMEOUT_MS / IB_PLOT_WAIT_STEP_MS)
 #define IB_PLOT_NS_PER_MS 1000000l
 #define IB_PLOT_NS_PER_US 1000.0
 /* Longest cleaned label, in bytes (a UTF-8 sequence is never cut). */
@@ -84,7 +84,7 @@
 /* Default gnuplot when the caller names none: the one on PATH. */
 #define IB_PLOT_GNUPLOT_DEFAULT "gnuplot"
 
-_Static_assert(IB_PLOT_WAIT_POLLS_MAX * IB_PLOT_WAIT_STEP_MS == IB_PLOT_GNUPLOT_TIMEOUT_MS,
+_Static_assert(IB_PLOT_GNUPLOT_TIMEOUT_MS % IB_PLOT_WAIT_STEP_MS == 0,
                "the timeout is a whole number of wait steps");
 _Static_assert(IB_PLOT_NINES_MIN <= IB_PLOT_NINES_MAX, "axis extent bounds are ordered");
 
@@ -624,15 +624,16 @@ __attribute__((noreturn)) static void child_exec(char *const argv[], const char 
     _exit(127);
 }
 
-/* Wait for pid at most the timeout; kill it (by pid) past that.
+/* Wait for pid at most timeout_ms; kill it (by pid) past that.
  * @return 0 with *status filled, -ETIMEDOUT, or a negative errno. */
-static int child_wait(pid_t pid, int *status) {
+static int child_wait(pid_t pid, uint32_t timeout_ms, int *status) {
     const struct timespec step = {0, (long)IB_PLOT_WAIT_STEP_MS * IB_PLOT_NS_PER_MS};
-    for (uint32_t poll = 0; poll <= IB_PLOT_WAIT_POLLS_MAX; poll++) {
+    uint32_t polls = timeout_ms / IB_PLOT_WAIT_STEP_MS;
+    for (uint32_t poll = 0; poll <= polls; poll++) {
         pid_t r = waitpid(pid, status, WNOHANG);
         if (r == pid) return 0;
         if (r < 0 && errno != EINTR) return -errno;
-        if (poll < IB_PLOT_WAIT_POLLS_MAX) nanosleep(&step, NULL);
+        if (poll < polls) nanosleep(&step, NULL);
     }
     if (kill(pid, SIGKILL) != 0 && errno != ESRCH) return -errno;
     while (waitpid(pid, status, 0) < 0) {
@@ -670,6 +671,7 @@ typedef struct gnuplot_job {
     const char *gnuplot; /* binary (a relative path with '/' made absolute) */
     const char *dir;
     const char *name;    /* plot name: <name>.gp, <name>.log */
+    uint32_t timeout_ms;
 } gnuplot_job;
 
 static int gnuplot_outcome(const gnuplot_job *job, const char *log_path, int status,
@@ -703,10 +705,10 @@ static int gnuplot_supervise(const gnuplot_job *job, pid_t pid, int report_fd,
                     report.stage == EXEC_STAGE_CHDIR ? "chdir" : "redirect",
                     strerror(report.error));
     }
-    int rc = child_wait(pid, &status);
+    int rc = child_wait(pid, job->timeout_ms, &status);
     if (rc == -ETIMEDOUT)
         return fail(err, err_len, rc, "gnuplot %s.gp ran over %u ms and was killed",
-                    job->name, IB_PLOT_GNUPLOT_TIMEOUT_MS);
+                    job->name, job->timeout_ms);
     if (rc != 0) return fail(err, err_len, rc, "waitpid gnuplot: %s", strerror(-rc));
     return gnuplot_outcome(job, log_path, status, err, err_len);
 }
@@ -809,7 +811,9 @@ static int plots_draw(const ib_plot_input *in, const char *out_dir, char *err,
                       size_t err_len) {
     char abs[PATH_MAX];
     const char *requested = in->gnuplot != NULL ? in->gnuplot : IB_PLOT_GNUPLOT_DEFAULT;
-    gnuplot_job job = {.dir = out_dir};
+    gnuplot_job job = {.dir = out_dir,
+                       .timeout_ms = in->gnuplot_timeout_ms ? in->gnuplot_timeout_ms
+                                                            : IB_PLOT_GNUPLOT_TIMEOUT_MS};
     int rc = gnuplot_resolve(requested, abs, sizeof abs, &job.gnuplot);
     if (rc != 0)
         return fail(err, err_len, -ENOENT, "cannot run gnuplot '%s': %s", requested,

@@ -49,6 +49,7 @@ typedef struct ib_plot_input {
     uint32_t node_count;       /* every node (grey background of the map) */
     const ib_plot_point *nodes;
     const char *gnuplot;       /* gnuplot binary (NULL: "gnuplot" from PATH) */
+    uint32_t gnuplot_timeout_ms; /* per plot; past it gnuplot is killed (0: 30 s) */
 } ib_plot_input;
 
 /* Write the three plots into out_dir (created if missing).
