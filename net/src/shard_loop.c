@@ -23,12 +23,12 @@
  * Durability. With durability=fsync a reply waits until op.lsn is durable in log
  * op.lsn_shard (which may be another shard's log), and until every record its op could
  * have seen on any shard is durable (its dependency group: net_wal_pass_settle; a
- * reserve may use units another shard's release put back a moment before). The engine sets op.lsn for every
- * answer that rests on logged state: the op's own record, or — for an idempotent retry,
- * DUPLICATE_REF, a refusal, a GetReservation — the last record its shard had logged,
- * so no reply reports state that a crash could still take back. Availability and node
- * lists carry no LSN and leave at once. Waiting replies sit in one FIFO per log; LSNs
- * in a FIFO only grow, so each pass releases a prefix.
+ * reserve may use units another shard's release put back a moment before). The engine
+ * sets op.lsn for every answer that rests on logged state: the op's own record, or —
+ * for an idempotent retry, DUPLICATE_REF, a refusal, a GetReservation — the last record
+ * its shard had logged, so no reply reports state that a crash could still take back.
+ * Availability and node lists carry no LSN and leave at once. Waiting replies sit in one
+ * FIFO per log; LSNs and groups in a FIFO only grow, so each pass releases a prefix.
  */
 #define _GNU_SOURCE
 #include <errno.h>
