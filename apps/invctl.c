@@ -21,9 +21,7 @@
 #include <strings.h>
 
 #include "inv_client.h"
-#ifdef INV_HAVE_PERSIST
 #include "inv_persist.h"
-#endif
 
 #define EXIT_USAGE 1
 #define EXIT_CONN 2
@@ -750,7 +748,6 @@ static int cmd_settings(ctl *x, const char *cmd, int argc, char **argv) {
 
 static int cmd_wal_check(int argc, char **argv) {
     if (argc < 1) return fail_usage("wal-check DIR");
-#ifdef INV_HAVE_PERSIST
     inv_check_report rep;
     int rc = inv_persist_check(argv[0], stdout, &rep);
     if (rc == 0) return 0;
@@ -761,10 +758,6 @@ static int cmd_wal_check(int argc, char **argv) {
     }
     fprintf(stderr, "invctl: %s: %s\n", argv[0], strerror(-rc));
     return EXIT_USAGE;
-#else
-    fprintf(stderr, "invctl: this build has no write-ahead log support\n");
-    return EXIT_USAGE;
-#endif
 }
 
 static int dispatch(ctl *x, const char *cmd, int argc, char **argv) {

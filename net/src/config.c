@@ -122,11 +122,7 @@ void inv_server_config_default(inv_server_config *c) {
     c->admin_port = 7401;
     c->pin = true;
     snprintf(c->data_dir, sizeof c->data_dir, "./invd-data");
-#ifdef INV_HAVE_PERSIST
     c->durability = INV_SERVER_FSYNC;
-#else
-    c->durability = INV_SERVER_NO_WAL;
-#endif
     c->async_flush_ms = 10;
     c->frame_bytes_max = INV_NET_FRAME_BYTES_DEFAULT;
     c->connections_max = INV_NET_CONNECTIONS_DEFAULT;
@@ -384,13 +380,6 @@ int inv_server_config_check(const inv_server_config *c, char *err, size_t errlen
                -1;
     if (c->durability < INV_SERVER_FSYNC || c->durability > INV_SERVER_NO_WAL)
         return snprintf(err, errlen, "durability must be fsync, async or none"), -1;
-#ifndef INV_HAVE_PERSIST
-    if (c->durability != INV_SERVER_NO_WAL)
-        return snprintf(err, errlen,
-                        "this build has no write-ahead log yet: run with "
-                        "--durability none"),
-               -1;
-#endif
     if (c->listen_addr[0] == '\0') return snprintf(err, errlen, "listen address is empty"), -1;
     return 0;
 }

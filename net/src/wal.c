@@ -18,10 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "net_int.h"
-
-#ifdef INV_HAVE_PERSIST
 #include "inv_persist.h"
+#include "net_int.h"
 
 typedef struct wal_shard {
     _Alignas(NET_CACHE_LINE) inv_wal *w; /* used by the shard's thread only */
@@ -34,7 +32,6 @@ struct net_wal {
     uint32_t shards;
     wal_shard sh[INV_SHARDS_MAX];
 };
-#endif
 
 static void wal_warn_none(void) {
     inv_log(INV_LOG_WARN, "**********************************************************");
@@ -50,7 +47,6 @@ int net_wal_open(net_server *srv, inv_engine_config *ecfg, char *err, size_t err
         wal_warn_none();
         return 0;
     }
-#ifdef INV_HAVE_PERSIST
     net_wal *w = aligned_alloc(NET_CACHE_LINE,
                                (sizeof *w + NET_CACHE_LINE - 1) & ~(size_t)(NET_CACHE_LINE - 1));
     if (w == NULL) return -ENOMEM;
@@ -79,15 +75,10 @@ int net_wal_open(net_server *srv, inv_engine_config *ecfg, char *err, size_t err
                 "durable; a crash may lose up to %llu ms of acknowledged work",
                 (unsigned long long)inv_persist_loss_window_ms(w->p));
     return 0;
-#else
-    snprintf(err, errlen, "this build has no write-ahead log: use --durability none");
-    return -ENOTSUP;
-#endif
 }
 
 int net_wal_recover(net_server *srv, char *err, size_t errlen) {
     if (srv->wal == NULL) return 0;
-#ifdef INV_HAVE_PERSIST
     net_wal *w = srv->wal;
     inv_recovery_report rep;
     int rc = inv_persist_recover(w->p, srv->engine, &rep, err, errlen);
@@ -117,38 +108,24 @@ int net_wal_recover(net_server *srv, char *err, size_t errlen) {
             (unsigned long long)rep.snapshot_records, (unsigned long long)rep.wal_records,
             rep.expired, (double)rep.elapsed_ns / 1e6);
     return 0;
-#else
-    (void)err;
-    (void)errlen;
-    return 0;
-#endif
 }
 
 void net_wal_close(net_server *srv) {
-#ifdef INV_HAVE_PERSIST
     if (srv->wal == NULL) return;
     for (uint32_t i = 0; i < srv->wal->shards; i++) inv_reply_gate_close(srv->wal->sh[i].gate);
     inv_persist_close(srv->wal->p);
     free(srv->wal);
-#endif
     srv->wal = NULL;
 }
 
 uint64_t net_wal_durable_lsn(const net_server *srv, uint32_t shard) {
     assert(shard < srv->shard_count);
-#ifdef INV_HAVE_PERSIST
     if (srv->wal == NULL) return UINT64_MAX;
     return inv_wal_durable_lsn(srv->wal->sh[shard].w);
-#else
-    (void)srv;
-    (void)shard;
-    return UINT64_MAX;
-#endif
 }
 
 int net_wal_flush(net_server *srv, uint32_t shard) {
     assert(shard < srv->shard_count);
-#ifdef INV_HAVE_PERSIST
     if (srv->wal == NULL) return 0;
     wal_shard *ws = &srv->wal->sh[shard];
     inv_wal_poll(ws->w);
@@ -157,100 +134,52 @@ int net_wal_flush(net_server *srv, uint32_t shard) {
     if (d == ws->durable_seen) return 0;
     ws->durable_seen = d;
     return 1;
-#else
-    (void)srv;
-    (void)shard;
-    return 0;
-#endif
 }
 
 void net_wal_pass_enter(net_server *srv, uint32_t shard) {
-#ifdef INV_HAVE_PERSIST
     if (srv->wal != NULL) inv_persist_pass_enter(srv->wal->p, shard);
-#else
-    (void)srv;
-    (void)shard;
-#endif
 }
 
 uint64_t net_wal_dep_join(net_server *srv, uint32_t shard) {
-#ifdef INV_HAVE_PERSIST
     return srv->wal == NULL ? 0 : inv_reply_gate_join(srv->wal->sh[shard].gate);
-#else
-    (void)srv;
-    (void)shard;
-    return 0;
-#endif
 }
 
 uint64_t net_wal_pass_settle(net_server *srv, uint32_t shard) {
-#ifdef INV_HAVE_PERSIST
     return srv->wal == NULL ? UINT64_MAX : inv_reply_gate_settle(srv->wal->sh[shard].gate);
-#else
-    (void)srv;
-    (void)shard;
-    return UINT64_MAX;
-#endif
 }
 
 bool net_wal_busy(const net_server *srv, uint32_t shard) {
-#ifdef INV_HAVE_PERSIST
     if (srv->wal == NULL) return false;
     const inv_wal *w = srv->wal->sh[shard].w;
     return inv_wal_last_lsn(w) > inv_wal_durable_lsn(w);
-#else
-    (void)srv;
-    (void)shard;
-    return false;
-#endif
 }
 
 bool net_wal_snapshot_due(net_server *srv) {
-#ifdef INV_HAVE_PERSIST
     return srv->wal != NULL && inv_persist_snapshot_due(srv->wal->p);
-#else
-    (void)srv;
-    return false;
-#endif
 }
 
 int net_wal_snapshot_start(net_server *srv) {
-#ifdef INV_HAVE_PERSIST
     if (srv->wal == NULL) return 0;
     int rc = inv_persist_snapshot_start(srv->wal->p, srv->engine);
     if (rc != 0) inv_log(INV_LOG_WARN, "snapshot not started: %s", strerror(-rc));
     else inv_log(INV_LOG_INFO, "snapshot started");
     return rc;
-#else
-    (void)srv;
-    return 0;
-#endif
 }
 
 void net_wal_snapshot_poll(net_server *srv) {
-#ifdef INV_HAVE_PERSIST
     if (srv->wal == NULL) return;
     inv_snapshot_state st = inv_persist_snapshot_poll(srv->wal->p);
     if (st == INV_SNAPSHOT_DONE)
         inv_log(INV_LOG_INFO, "snapshot durable; older log segments removed");
     if (st == INV_SNAPSHOT_FAILED) inv_log(INV_LOG_ERROR, "snapshot failed; the log is kept");
-#else
-    (void)srv;
-#endif
 }
 
 int net_wal_sync_all(net_server *srv) {
-#ifdef INV_HAVE_PERSIST
     if (srv->wal == NULL) return 0;
     return inv_persist_sync(srv->wal->p);
-#else
-    (void)srv;
-    return 0;
-#endif
 }
 
 size_t net_wal_metrics(const net_server *srv, char *buf, size_t cap) {
-#ifdef INV_HAVE_PERSIST
     if (srv->wal != NULL) {
         inv_wal_stats st;
         inv_persist_stats_read(srv->wal->p, &st);
@@ -280,7 +209,6 @@ size_t net_wal_metrics(const net_server *srv, char *buf, size_t cap) {
             (unsigned long long)st.segments_created, (unsigned long long)st.append_waits);
         return n < 0 ? 0 : (size_t)n;
     }
-#endif
     int n = snprintf(buf, cap,
                      "# HELP invd_wal_enabled Whether a write-ahead log is in use.\n"
                      "# TYPE invd_wal_enabled gauge\ninvd_wal_enabled 0\n");
