@@ -65,7 +65,7 @@ int rec_header_is_zero(const unsigned char *src) {
     return (a | b | c) == 0;
 }
 
-rec_result rec_decode(const unsigned char *src, size_t avail, rec_view *out) {
+rec_result rec_peek(const unsigned char *src, size_t avail, rec_view *out) {
     assert(src != NULL);
     assert(out != NULL);
     if (avail < PERSIST_REC_HEADER_BYTES) return REC_SHORT;
@@ -74,9 +74,7 @@ rec_result rec_decode(const unsigned char *src, size_t avail, rec_view *out) {
     if (body_len > PERSIST_REC_BODY_MAX) return REC_BAD_LENGTH;
     uint32_t size = rec_size(body_len);
     if (size > avail) return REC_SHORT;
-    uint32_t crc = rec_load32(src);
-    if (crc32c(0, src + 4, PERSIST_REC_HEADER_BYTES - 4u + body_len) != crc) return REC_BAD_CRC;
-    out->crc = crc;
+    out->crc = rec_load32(src);
     out->body_len = body_len;
     out->lsn = rec_load64(src + 8);
     out->type = rec_load16(src + 16);
@@ -84,6 +82,14 @@ rec_result rec_decode(const unsigned char *src, size_t avail, rec_view *out) {
     out->batch_pos = rec_load32(src + 20);
     out->body = src + PERSIST_REC_HEADER_BYTES;
     out->size = size;
+    return REC_OK;
+}
+
+rec_result rec_decode(const unsigned char *src, size_t avail, rec_view *out) {
+    rec_result r = rec_peek(src, avail, out);
+    if (r != REC_OK) return r;
+    if (crc32c(0, src + 4, PERSIST_REC_HEADER_BYTES - 4u + out->body_len) != out->crc)
+        return REC_BAD_CRC;
     return REC_OK;
 }
 

@@ -48,6 +48,12 @@ uint32_t rec_encode(unsigned char *dst, uint64_t lsn, uint16_t type, uint16_t sh
  * @return REC_OK (out filled) or why the bytes are not a record. */
 rec_result rec_decode(const unsigned char *src, size_t avail, rec_view *out);
 
+/* rec_decode without the CRC check: the header's fields, its length checked against
+ * `avail`, the body unverified (read-ahead hints, filtering probe candidates before
+ * paying for a checksum). Never reads past `avail`.
+ * @return REC_OK (out filled, maybe garbage), REC_ZERO, REC_SHORT or REC_BAD_LENGTH. */
+rec_result rec_peek(const unsigned char *src, size_t avail, rec_view *out);
+
 /* Whether the header at `src` (24 bytes readable) is all zeros. */
 int rec_header_is_zero(const unsigned char *src);
 

@@ -75,12 +75,6 @@ static int scan_refuse(persist_where *w, const scan_map *m, uint64_t off, uint64
     return rc;
 }
 
-static uint64_t scan_load64(const unsigned char *p) {
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return v;
-}
-
 /* ====================================================================================
  * Records
  * ==================================================================================== */
@@ -125,20 +119,12 @@ static int scan_one(scan_shard *st, const scan_map *m, uint64_t off, const rec_v
  * checked for real when the walk reaches it. */
 static void scan_hint_ahead(const scan_shard *st, const scan_map *m, uint64_t *ahead,
                             uint32_t *n) {
-    while (*n < SCAN_HINT_AHEAD && *ahead + PERSIST_REC_HEADER_BYTES <= m->size) {
-        const unsigned char *h = m->p + *ahead;
-        if (rec_header_is_zero(h)) return;
-        uint32_t body_len;
-        memcpy(&body_len, h + 4, sizeof body_len);
-        if (body_len > PERSIST_REC_BODY_MAX) return;
-        uint32_t size = rec_size(body_len);
-        if (*ahead + size > m->size) return;
-        uint16_t type;
-        memcpy(&type, h + 16, sizeof type);
-        if (scan_load64(h + 8) > st->deliver_after)
-            st->prefetch(st->replay_ctx, st->shard, (inv_rec_type)type,
-                         h + PERSIST_REC_HEADER_BYTES, body_len);
-        *ahead += size;
+    assert(*ahead <= m->size);
+    rec_view v;
+    while (*n < SCAN_HINT_AHEAD && rec_peek(m->p + *ahead, m->size - *ahead, &v) == REC_OK) {
+        if (v.lsn > st->deliver_after)
+            st->prefetch(st->replay_ctx, st->shard, (inv_rec_type)v.type, v.body, v.body_len);
+        *ahead += v.size;
         (*n)++;
     }
 }
@@ -184,12 +170,10 @@ static int scan_forward(scan_shard *st, const scan_map *m, uint64_t from, rec_re
         memcpy(&word, m->p + q, m->size - q < 8 ? (size_t)(m->size - q) : 8u);
         if (word != 0) end = q + 8 < m->size ? q + 8 : m->size;
         if (q == from || q + PERSIST_REC_HEADER_BYTES > m->written_end) continue;
-        uint64_t lsn = scan_load64(m->p + q + 8);
-        uint16_t shard;
-        memcpy(&shard, m->p + q + 18, 2);
-        if (shard != st->shard || lsn < st->expect || lsn - st->expect > SCAN_LSN_WINDOW)
+        rec_view v; /* the header first: only a plausible candidate pays for its CRC */
+        if (rec_peek(m->p + q, m->size - q, &v) != REC_OK || v.shard != st->shard ||
+            v.lsn < st->expect || v.lsn - st->expect > SCAN_LSN_WINDOW)
             continue;
-        rec_view v;
         if (rec_decode(m->p + q, m->size - q, &v) != REC_OK || v.batch_pos >= v.lsn) continue;
         if (v.lsn - v.batch_pos > st->expect) {
             char d[200];
