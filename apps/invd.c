@@ -7,7 +7,8 @@
  *
  * Signals are blocked in every thread and read here from a signalfd, so no code runs in
  * a signal handler. Exit codes: 0 clean stop; 1 bad options or start-up
- * failure; 2 the drain timed out; 3 the write-ahead log failed.
+ * failure; 2 the drain timed out; 3 the write-ahead log failed at stop. A failed WAL
+ * write or fdatasync while running exits the process at once with status 74 (persist).
  */
 #define _GNU_SOURCE
 #include <errno.h>

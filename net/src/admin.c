@@ -76,8 +76,7 @@ static enum MHD_Result admin_handle(void *cls, struct MHD_Connection *c, const c
         return admin_healthy(srv) ? admin_text(c, 200, "ok\n")
                                   : admin_text(c, 503, "a shard loop is stuck\n");
     if (strcmp(url, "/readyz") == 0) {
-        bool ready =
-            atomic_load(&srv->ready) && !atomic_load(&srv->stop) && atomic_load(&srv->failure) == 0;
+        bool ready = atomic_load(&srv->ready) && !atomic_load(&srv->stop);
         return ready ? admin_text(c, 200, "ready\n") : admin_text(c, 503, "not ready\n");
     }
     return admin_text(c, 404, "not found: try /metrics, /healthz, /readyz\n");

@@ -294,7 +294,6 @@ struct inv_server {
     _Atomic uint32_t exited;      /* shard loops that returned */
     _Atomic uint32_t ready;       /* serving (recovered, not stopping) */
     _Atomic uint64_t conns_open;  /* over all shards */
-    _Atomic int32_t failure;      /* first fatal error (negative errno) */
     _Atomic uint32_t snap_phase;  /* 1: shard 0 asks every shard to park (snapshot) */
     _Atomic uint32_t snap_parked; /* shards parked at the snapshot barrier */
     uint64_t start_ms;            /* wall clock at open */
@@ -336,8 +335,10 @@ int net_wal_recover(net_server *srv, char *err, size_t errlen);
 void net_wal_close(net_server *srv);
 /* Durable LSN of shard `shard`'s log; any thread. UINT64_MAX when not logging. */
 uint64_t net_wal_durable_lsn(const net_server *srv, uint32_t shard);
-/* Once per loop pass on shard `shard`'s thread: start writing what was appended.
- * @return 0, or a negative errno when the log failed (the server must stop). */
+/* Once per loop pass on shard `shard`'s thread: reap, then start writing what was
+ * appended. A failed write or fdatasync exits the process (inv_persist.h).
+ * @return 1 when the log's durable LSN advanced since the last call (replies on other
+ *         shards may be waiting for it), else 0. */
 int net_wal_flush(net_server *srv, uint32_t shard);
 /* Cross-shard causality (inv_persist.h): a reply also waits until every record its op
  * could have seen on any shard is durable.

@@ -9,8 +9,8 @@
  *            reading, finishes its requests, sends its replies (shard_loop.c)
  *   STOPPED  inv_server_wait: threads joined, WAL synced
  *   CLOSED   inv_server_close
- * A fatal WAL error (failure != 0) also sets `stop`; inv_server_wait then reports -EIO
- * and invd exits non-zero (DESIGN.md §6: never retry a failed fsync).
+ * A failed WAL write or fdatasync never comes back here: persist logs it and exits the
+ * process with status 74 (inv_persist.h; DESIGN.md §6: never retry a failed fsync).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -180,9 +180,8 @@ int inv_server_wait(inv_server *s) {
     admin_stop(s); /* its thread reads `started` and the shards' metrics */
     s->started = false;
     int rc = net_wal_sync_all(s);
-    int32_t failure = atomic_load(&s->failure);
-    if (failure != 0 || rc != 0) {
-        inv_log(INV_LOG_ERROR, "write-ahead log failed: %s", strerror(-(failure ? failure : rc)));
+    if (rc != 0) {
+        inv_log(INV_LOG_ERROR, "write-ahead log failed: %s", strerror(-rc));
         return -EIO;
     }
     bool drained = atomic_load(&s->drained) == s->shard_count;

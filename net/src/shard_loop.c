@@ -200,11 +200,6 @@ uint32_t shard_loop_pass(net_shard *sh, uint32_t timeout_us) {
     uint32_t engine = inv_shard_poll(sh->es, shard_engine_done, sh);
     uint32_t handled = (uint32_t)n + engine + shard_busy_retry(sh);
     int wal = net_wal_flush(sh->srv, sh->index);
-    if (wal < 0) {
-        int32_t none = 0;
-        atomic_compare_exchange_strong(&sh->srv->failure, &none, wal);
-        inv_server_stop(sh->srv);
-    }
     sh->group_ready = net_wal_pass_settle(sh->srv, sh->index);
     handled += shard_durable_release(sh);
     conn_flush_all(sh);
