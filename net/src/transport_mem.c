@@ -52,6 +52,22 @@ static int mem_open(inv_transport **out, const inv_transport_config *cfg, inv_tr
     return 0;
 }
 
+/* Append `len` bytes to a growable buffer (doubling from 4 KiB). @return 0 or -ENOMEM. */
+static int mem_buf_append(uint8_t **buf, size_t *used, size_t *cap, const void *data,
+                          size_t len) {
+    if (*used + len > *cap) {
+        size_t c = *cap ? *cap : 4096;
+        while (c < *used + len) c *= 2;
+        uint8_t *p = realloc(*buf, c);
+        if (p == NULL) return -ENOMEM;
+        *buf = p;
+        *cap = c;
+    }
+    memcpy(*buf + *used, data, len);
+    *used += len;
+    return 0;
+}
+
 static void mem_conn_reset(mconn *m) {
     free(m->in);
     free(m->out);
@@ -143,16 +159,8 @@ static int mem_send(inv_transport *t, uint32_t c, const void *data, uint32_t len
     if (!m->in_use || m->closing) return -ENOTCONN;
     if (m->send_pending) return -EBUSY;
     if (m->out_len + len <= MEM_OUT_BYTES_MAX) {
-        if (m->out_len + len > m->out_cap) {
-            size_t cap = m->out_cap ? m->out_cap : 4096;
-            while (cap < m->out_len + len) cap *= 2;
-            uint8_t *p = realloc(m->out, cap);
-            if (p == NULL) return -ENOMEM;
-            m->out = p;
-            m->out_cap = cap;
-        }
-        memcpy(m->out + m->out_len, data, len);
-        m->out_len += len;
+        int rc = mem_buf_append(&m->out, &m->out_len, &m->out_cap, data, len);
+        if (rc != 0) return rc;
     }
     m->send_pending = true;
     m->send_len = len;
@@ -201,17 +209,7 @@ int inv_transport_mem_connect(inv_transport *t) {
 int inv_transport_mem_feed(inv_transport *t, uint32_t c, const void *data, size_t len) {
     mconn *m = &t->conns[c];
     if (!m->in_use || m->closing) return -ENOTCONN;
-    if (m->in_len + len > m->in_cap) {
-        size_t cap = m->in_cap ? m->in_cap : 4096;
-        while (cap < m->in_len + len) cap *= 2;
-        uint8_t *p = realloc(m->in, cap);
-        if (p == NULL) return -ENOMEM;
-        m->in = p;
-        m->in_cap = cap;
-    }
-    memcpy(m->in + m->in_len, data, len);
-    m->in_len += len;
-    return 0;
+    return mem_buf_append(&m->in, &m->in_len, &m->in_cap, data, len);
 }
 
 void inv_transport_mem_hangup(inv_transport *t, uint32_t c) {
