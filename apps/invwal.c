@@ -1,6 +1,7 @@
 /*
  * invwal.c — verify an invd persist directory (every WAL segment and snapshot) without
- * changing it. Folds into `invctl wal-check` later; the work is inv_persist_check().
+ * changing it: a stand-alone twin of `invctl wal-check` that links only persist/ (no
+ * client library); the work is inv_persist_check().
  *
  *   invwal check DIR
  *

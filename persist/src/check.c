@@ -1,5 +1,5 @@
 /*
- * check.c — the read-only verifier behind `invwal check DIR` (later `invctl wal-check`).
+ * check.c — the read-only verifier behind `invctl wal-check DIR` and `invwal check DIR`.
  *
  * Design: the same checks recovery makes (segment headers against names, log id and
  * shard count; every record's CRC, shard, type and LSN sequence; torn tail versus
