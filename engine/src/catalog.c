@@ -26,15 +26,10 @@
 
 #include "engine_int.h"
 #include "geo.h"
+#include "oa_index.h"
 
 #define SEED_NODE 0x6e6f6465ull
 #define SEED_SKU 0x736b75ull
-
-static uint32_t pow2_at_least(uint64_t n) {
-    uint64_t p = 1;
-    while (p < n && p < (1ull << 31)) p <<= 1;
-    return (uint32_t)p;
-}
 
 static _Atomic uint32_t *index_new(uint32_t slots) {
     _Atomic uint32_t *ix = malloc((size_t)slots * sizeof *ix);
@@ -48,12 +43,12 @@ int catalog_open(inv_engine *e) {
     assert(e->cfg.skus_max > 0);
     const inv_engine_config *c = &e->cfg;
     e->nodes = aligned_alloc(INV_CACHE_LINE, (size_t)c->nodes_max * sizeof(node_rec));
-    e->node_index_mask = pow2_at_least((uint64_t)c->nodes_max * 2) - 1;
+    e->node_index_mask = oa_pow2_at_least((uint64_t)c->nodes_max * 2) - 1;
     e->node_index = index_new(e->node_index_mask + 1);
     e->skus = calloc(c->skus_max, sizeof(sku_rec));
-    e->sku_index_mask = pow2_at_least((uint64_t)c->skus_max * 2) - 1;
+    e->sku_index_mask = oa_pow2_at_least((uint64_t)c->skus_max * 2) - 1;
     e->sku_index = index_new(e->sku_index_mask + 1);
-    e->limits_mask = pow2_at_least((uint64_t)c->limit_counters_max * 2) - 1;
+    e->limits_mask = oa_pow2_at_least((uint64_t)c->limit_counters_max * 2) - 1;
     e->limits = calloc((size_t)e->limits_mask + 1, sizeof(limit_slot));
     if (!e->nodes || !e->node_index || !e->skus || !e->sku_index || !e->limits)
         return -ENOMEM;
@@ -140,8 +135,7 @@ static bool node_spec_check(inv_op *op, const inv_node_spec *n, size_t *id_len) 
         op_fail(op, INV_INVALID_ARGUMENT, "node status %d is unknown", (int)n->status);
         return false;
     }
-    if (!isfinite(n->lat) || !isfinite(n->lon) || fabs(n->lat) > 90.0 ||
-        fabs(n->lon) > 180.0) {
+    if (!point_ok(n->lat, n->lon)) {
         op_fail(op, INV_INVALID_ARGUMENT, "node coordinates must be finite WGS84 degrees");
         return false;
     }

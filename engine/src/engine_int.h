@@ -21,6 +21,7 @@
 #define INV_ENGINE_INT_H
 
 #include <assert.h>
+#include <math.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -321,5 +322,10 @@ uint64_t engine_now_ms(const inv_engine *e);
 
 /* Check a caller id: non-NULL, 1..INV_ID_LEN_MAX bytes. On failure fills op. */
 bool id_check(inv_op *op, const char *what, const char *id, size_t *out_len);
+
+/* A caller's point is finite WGS84 degrees (|lat| ≤ 90, |lon| ≤ 180). */
+static inline bool point_ok(double lat, double lon) {
+    return isfinite(lat) && isfinite(lon) && fabs(lat) <= 90.0 && fabs(lon) <= 180.0;
+}
 
 #endif /* INV_ENGINE_INT_H */

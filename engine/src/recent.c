@@ -11,13 +11,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#define RECENT_EMPTY UINT32_MAX
-
-static uint32_t pow2_at_least(uint64_t n) {
-    uint64_t p = 1;
-    while (p < n && p < (1ull << 31)) p <<= 1;
-    return (uint32_t)p;
-}
+#include "oa_index.h"
 
 int recent_open(recent_set *r, uint32_t capacity) {
     assert(r != NULL);
@@ -25,7 +19,7 @@ int recent_open(recent_set *r, uint32_t capacity) {
     r->capacity = capacity;
     r->head = r->tail = 0;
     r->dropped_early = 0;
-    uint32_t slots = pow2_at_least((uint64_t)capacity * 2);
+    uint32_t slots = oa_pow2_at_least((uint64_t)capacity * 2);
     r->index_mask = slots - 1;
     r->ring = calloc(capacity, sizeof *r->ring);
     r->index = malloc((size_t)slots * sizeof *r->index);
@@ -33,7 +27,7 @@ int recent_open(recent_set *r, uint32_t capacity) {
         recent_close(r);
         return -ENOMEM;
     }
-    for (uint32_t i = 0; i < slots; i++) r->index[i] = RECENT_EMPTY;
+    for (uint32_t i = 0; i < slots; i++) r->index[i] = OA_EMPTY;
     return 0;
 }
 
@@ -48,7 +42,7 @@ recent_entry *recent_find(const recent_set *r, uint64_t key1, uint64_t key2) {
     uint32_t slot = (uint32_t)key1 & r->index_mask;
     for (uint32_t probes = 0; probes <= r->index_mask; probes++) {
         uint32_t at = r->index[slot];
-        if (at == RECENT_EMPTY) return NULL;
+        if (at == OA_EMPTY) return NULL;
         recent_entry *en = &r->ring[at];
         if (en->key1 == key1 && en->key2 == key2) return en;
         slot = (slot + 1) & r->index_mask;
@@ -56,29 +50,9 @@ recent_entry *recent_find(const recent_set *r, uint64_t key1, uint64_t key2) {
     return NULL;
 }
 
-/* Remove the index slot that points at ring position `at` (backward-shift delete). */
-static void index_remove(recent_set *r, uint32_t at) {
-    uint32_t slot = (uint32_t)r->ring[at].key1 & r->index_mask;
-    uint32_t probes = 0;
-    while (r->index[slot] != at) {
-        assert(r->index[slot] != RECENT_EMPTY);
-        slot = (slot + 1) & r->index_mask;
-        assert(++probes <= r->index_mask);
-    }
-    uint32_t hole = slot;
-    for (probes = 0; probes <= r->index_mask; probes++) {
-        slot = (slot + 1) & r->index_mask;
-        uint32_t moved = r->index[slot];
-        if (moved == RECENT_EMPTY) break;
-        uint32_t home = (uint32_t)r->ring[moved].key1 & r->index_mask;
-        /* The entry at `slot` may fill the hole if its home is not in (hole, slot]. */
-        bool stays = hole <= slot ? (home > hole && home <= slot)
-                                  : (home > hole || home <= slot);
-        if (stays) continue;
-        r->index[hole] = moved;
-        hole = slot;
-    }
-    r->index[hole] = RECENT_EMPTY;
+static uint32_t entry_home(const void *ctx, uint32_t at) {
+    const recent_set *r = ctx;
+    return (uint32_t)r->ring[at].key1 & r->index_mask;
 }
 
 /* Evictions go in ring order, so the index slot of the entry evicted a few adds from now
@@ -89,7 +63,7 @@ static void pop_oldest(recent_set *r) {
     assert(r->tail > r->head);
     if (r->tail - r->head > RECENT_EVICT_PREFETCH_AHEAD)
         recent_prefetch(r, r->ring[(r->head + RECENT_EVICT_PREFETCH_AHEAD) % r->capacity].key1);
-    index_remove(r, (uint32_t)(r->head % r->capacity));
+    oa_remove(r->index, r->index_mask, (uint32_t)(r->head % r->capacity), entry_home, r);
     r->head++;
 }
 
@@ -106,9 +80,7 @@ recent_entry *recent_add(recent_set *r, uint64_t key1, uint64_t key2, uint64_t a
     en->at_ms = at_ms;
     en->content_hash = 0;
     en->value = 0;
-    uint32_t slot = (uint32_t)key1 & r->index_mask;
-    while (r->index[slot] != RECENT_EMPTY) slot = (slot + 1) & r->index_mask;
-    r->index[slot] = at;
+    oa_insert(r->index, r->index_mask, (uint32_t)key1, at);
     r->tail++;
     return en;
 }

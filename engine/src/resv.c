@@ -32,6 +32,7 @@
 #include <string.h>
 
 #include "journal.h"
+#include "oa_index.h"
 #include "shard_int.h"
 
 #define SEED_ORDER 0x6f72646572ull
@@ -42,6 +43,7 @@
                                               counted against that node's daily capacity */
 #define ALLOC_QTY_MASK 0x3fffffffu
 _Static_assert(INV_QTY_MAX <= ALLOC_QTY_MASK, "quantities leave room for the flags");
+_Static_assert(INV_NONE == OA_EMPTY, "an empty reservation-index slot is INV_NONE");
 
 typedef struct resv_alloc {
     uint32_t cell;      /* the cell names its sku and node */
@@ -158,6 +160,32 @@ static void arena_free(resv_arena *a, uint32_t h, uint32_t order) {
     arena_list_push(a, h, order);
 }
 
+/* Buddy order of the block a record of this shape needs. */
+static uint32_t rec_order(size_t id_len, size_t customer_len, uint32_t allocs) {
+    size_t bytes = rec_bytes(id_len, customer_len, allocs);
+    return order_of((uint32_t)((bytes + RESV_UNIT_BYTES - 1) / RESV_UNIT_BYTES));
+}
+
+/* A new record with room for `allocs` entries, its ids and sizes filled in (the caller
+ * fills the rest, then indexes it). INV_NONE: the shard holds its maximum of live
+ * reservations, or the arena has no block that large. */
+static uint32_t rec_new(inv_shard *s, uint64_t key_hash, const char *id, size_t id_len,
+                        const char *customer, size_t customer_len, uint32_t allocs) {
+    if (s->resv_live >= s->e->cfg.reservations_per_shard_max) return INV_NONE;
+    uint32_t order = rec_order(id_len, customer_len, allocs);
+    uint32_t h = arena_alloc(&s->arena, order);
+    if (h == INV_NONE) return INV_NONE;
+    resv_rec *r = rec_at(s, h);
+    r->key_hash = key_hash;
+    r->order = (uint8_t)order;
+    r->id_len = (uint8_t)id_len;
+    r->customer_len = (uint8_t)customer_len;
+    r->alloc_count = (uint8_t)allocs;
+    memcpy(r->data, id, id_len);
+    memcpy(r->data + id_len, customer, customer_len);
+    return h;
+}
+
 static uint32_t index_find(const inv_shard *s, uint64_t key, const char *id, size_t len) {
     uint32_t slot = (uint32_t)key & s->resv_index_mask;
     for (uint32_t probes = 0; probes <= s->resv_index_mask; probes++) {
@@ -170,38 +198,17 @@ static uint32_t index_find(const inv_shard *s, uint64_t key, const char *id, siz
     return INV_NONE;
 }
 
+static uint32_t rec_home(const void *ctx, uint32_t h) {
+    const inv_shard *s = ctx;
+    return (uint32_t)rec_at(s, h)->key_hash & s->resv_index_mask;
+}
+
 static void index_insert(inv_shard *s, uint32_t h) {
-    uint32_t slot = (uint32_t)rec_at(s, h)->key_hash & s->resv_index_mask;
-    while (s->resv_index[slot] != INV_NONE) slot = (slot + 1) & s->resv_index_mask;
-    s->resv_index[slot] = h;
+    oa_insert(s->resv_index, s->resv_index_mask, (uint32_t)rec_at(s, h)->key_hash, h);
 }
 
 static void index_remove(inv_shard *s, uint32_t h) {
-    uint32_t mask = s->resv_index_mask;
-    uint32_t slot = (uint32_t)rec_at(s, h)->key_hash & mask;
-    for (uint32_t probes = 0; s->resv_index[slot] != h; probes++) {
-        assert(probes <= mask);
-        slot = (slot + 1) & mask;
-    }
-    uint32_t hole = slot;
-    for (uint32_t probes = 0; probes <= mask; probes++) { /* backward-shift delete */
-        slot = (slot + 1) & mask;
-        uint32_t moved = s->resv_index[slot];
-        if (moved == INV_NONE) break;
-        uint32_t home = (uint32_t)rec_at(s, moved)->key_hash & mask;
-        bool stays = hole <= slot ? (home > hole && home <= slot)
-                                  : (home > hole || home <= slot);
-        if (stays) continue;
-        s->resv_index[hole] = moved;
-        hole = slot;
-    }
-    s->resv_index[hole] = INV_NONE;
-}
-
-static uint32_t pow2_at_least(uint64_t n) {
-    uint64_t p = 1;
-    while (p < n && p < (1ull << 31)) p <<= 1;
-    return (uint32_t)p;
+    oa_remove(s->resv_index, s->resv_index_mask, h, rec_home, s);
 }
 
 int resv_shard_open(inv_shard *s) {
@@ -214,7 +221,7 @@ int resv_shard_open(inv_shard *s) {
     s->arena.units_total = (uint32_t)units;
     s->arena.base = aligned_alloc(INV_CACHE_LINE, (size_t)units * RESV_UNIT_BYTES);
     s->arena.free_order = malloc((size_t)units);
-    s->resv_index_mask = pow2_at_least((uint64_t)c->reservations_per_shard_max * 2) - 1;
+    s->resv_index_mask = oa_pow2_at_least((uint64_t)c->reservations_per_shard_max * 2) - 1;
     s->resv_index = malloc(((size_t)s->resv_index_mask + 1) * sizeof(uint32_t));
     if (s->arena.base == NULL || s->resv_index == NULL || s->arena.free_order == NULL)
         return -ENOMEM;
@@ -239,9 +246,7 @@ void resv_shard_close(inv_shard *s) {
 
 size_t inv_engine_bytes_per_reservation_typical(uint32_t alloc_count, uint32_t order_id_len,
                                                 uint32_t customer_id_len) {
-    size_t units = (rec_bytes(order_id_len, customer_id_len, alloc_count) +
-                    RESV_UNIT_BYTES - 1) / RESV_UNIT_BYTES;
-    return ((size_t)RESV_UNIT_BYTES << order_of((uint32_t)units)) +
+    return ((size_t)RESV_UNIT_BYTES << rec_order(order_id_len, customer_id_len, alloc_count)) +
            2 * sizeof(uint32_t); /* + index at ≤ 50 % load */
 }
 
@@ -339,10 +344,6 @@ static uint64_t resv_finish(inv_shard *s, uint32_t h, inv_resv_state state, bool
 /* ====================================================================================
  * Reserve
  * ==================================================================================== */
-
-static bool point_ok(double lat, double lon) {
-    return isfinite(lat) && isfinite(lon) && fabs(lat) <= 90.0 && fabs(lon) <= 180.0;
-}
 
 static bool reserve_check_shape(inv_op *op, reserve_input *in) {
     const inv_reserve_args *a = &op->in.reserve;
@@ -584,23 +585,14 @@ static bool reserve_record(inv_shard *s, inv_op *op, const reserve_input *in,
                            const bool counted[INV_LINES_MAX]) {
     const inv_reserve_args *a = &op->in.reserve;
     const route_plan *p = &s->plan;
-    size_t bytes = rec_bytes(in->id_len, in->customer_len, p->alloc_count);
-    uint32_t order = order_of((uint32_t)((bytes + RESV_UNIT_BYTES - 1) / RESV_UNIT_BYTES));
-    uint32_t h = s->resv_live < s->e->cfg.reservations_per_shard_max
-                     ? arena_alloc(&s->arena, order) : INV_NONE;
+    uint32_t h = rec_new(s, in->key_hash, a->order_id, in->id_len, a->customer_id,
+                         in->customer_len, p->alloc_count);
     if (h == INV_NONE) return false;
     resv_rec *r = rec_at(s, h);
-    r->key_hash = in->key_hash;
     r->content_hash = in->content_hash;
     r->cost = (float)p->cost;
     r->created_day = (uint16_t)inv_day_of(s->now_ms);
-    r->order = (uint8_t)order;
-    r->id_len = (uint8_t)in->id_len;
-    r->customer_len = (uint8_t)in->customer_len;
-    r->alloc_count = (uint8_t)p->alloc_count;
     r->parcels = (uint8_t)p->parcels;
-    memcpy(r->data, a->order_id, in->id_len);
-    memcpy(r->data + in->id_len, a->customer_id, in->customer_len);
     resv_alloc *al = rec_allocs(r);
     for (uint32_t i = 0; i < p->alloc_count; i++) {
         al[i].cell = s->plan_cells[i];
@@ -832,27 +824,18 @@ int resv_replay_reserved(inv_shard *s, const journal_reserved *jr, char *err, si
     uint64_t key = inv_hash64(jr->order_id, jr->order_len, SEED_ORDER);
     if (index_find(s, key, jr->order_id, jr->order_len) != INV_NONE)
         return replay_refuse(err, errlen, "reserved twice", jr->order_id);
-    size_t bytes = rec_bytes(jr->order_len, jr->customer_len, jr->alloc_count);
-    uint32_t order = order_of((uint32_t)((bytes + RESV_UNIT_BYTES - 1) / RESV_UNIT_BYTES));
-    uint32_t h = arena_alloc(&s->arena, order);
-    if (h == INV_NONE || s->resv_live >= s->e->cfg.reservations_per_shard_max)
-        return replay_refuse(err, errlen, "reservation arena full", jr->order_id);
+    uint32_t h = rec_new(s, key, jr->order_id, jr->order_len, jr->customer_id,
+                         jr->customer_len, jr->alloc_count);
+    if (h == INV_NONE) return replay_refuse(err, errlen, "reservation arena full", jr->order_id);
     resv_rec *r = rec_at(s, h);
-    r->key_hash = key;
     r->content_hash = jr->content_hash;
     r->cost = jr->cost;
     r->created_day = jr->created_day;
-    r->order = (uint8_t)order;
-    r->id_len = jr->order_len;
-    r->customer_len = jr->customer_len;
-    r->alloc_count = (uint8_t)jr->alloc_count;
     r->parcels = jr->parcels;
-    memcpy(r->data, jr->order_id, jr->order_len);
-    memcpy(r->data + jr->order_len, jr->customer_id, jr->customer_len);
     resv_alloc *al = rec_allocs(r);
     for (uint32_t i = 0; i < jr->alloc_count; i++) {
         if (stock_find_or_create(s->e, jr->sku[i], jr->node[i], &al[i].cell) != 0) {
-            arena_free(&s->arena, h, order);
+            arena_free(&s->arena, h, r->order);
             return replay_refuse(err, errlen, "cell table full", jr->order_id);
         }
         al[i].qty_flags = jr->qty_flags[i];

@@ -23,17 +23,12 @@
 
 #include "engine_int.h"
 #include "geo.h"
-
-static uint32_t pow2_at_least(uint64_t n) {
-    uint64_t p = 1;
-    while (p < n && p < (1ull << 31)) p <<= 1;
-    return (uint32_t)p;
-}
+#include "oa_index.h"
 
 int stock_open(inv_engine *e) {
     assert(e->cfg.cells_max > 0);
     e->cells = calloc(e->cfg.cells_max, sizeof(stock_cell));
-    e->cell_index_mask = pow2_at_least((uint64_t)e->cfg.cells_max * 2) - 1;
+    e->cell_index_mask = oa_pow2_at_least((uint64_t)e->cfg.cells_max * 2) - 1;
     e->cell_index = malloc(((size_t)e->cell_index_mask + 1) * sizeof *e->cell_index);
     size_t bloom_bytes = (size_t)e->cfg.nodes_max * NODE_SKU_BLOOM_WORDS * sizeof(uint64_t);
     e->node_sku_bloom = aligned_alloc(INV_CACHE_LINE, bloom_bytes);
@@ -316,8 +311,7 @@ static bool availability_check(inv_op *op, size_t *sku_len) {
         op_fail(op, INV_INVALID_ARGUMENT, "nodes_cap > 0 needs an output array");
         return false;
     }
-    if (a->has_point && (!isfinite(a->lat) || !isfinite(a->lon) || fabs(a->lat) > 90.0 ||
-                         fabs(a->lon) > 180.0)) {
+    if (a->has_point && !point_ok(a->lat, a->lon)) {
         op_fail(op, INV_INVALID_ARGUMENT, "point must be finite WGS84 degrees");
         return false;
     }
