@@ -1,7 +1,7 @@
 /*
  * e2e_bench.c — end-to-end reserve throughput and latency over loopback through
  * libinvclient, from a separate process; also writes the demo data set and drives the
- * demo flash sale of scripts/demo_server.sh.
+ * demo flash sale of scripts/demo.sh.
  *
  *   e2e_bench --write-scenario DIR            nodes.csv + stock.csv (load with invctl)
  *   e2e_bench --port P [--connections 2] [--depth 128] [--seconds 5] [--json]
@@ -16,10 +16,12 @@
  *
  * Measurement: one thread and one connection per --connections; each keeps --depth
  * reserves in flight (closed loop). Latency is submit → reply on the client (it includes
- * the client's own queueing at that depth); percentiles come from a log-linear
- * histogram (1/64 relative precision). Throughput counts replies of any status after
- * the warm-up second; the status mix is printed (INSUFFICIENT_STOCK grows as the data
- * set sells out). Every loop is bounded by the run time.
+ * the client's own queueing at that depth); percentiles come from invbench's HDR
+ * histogram (ib_hist.h, 3 significant digits). Reserves are built from the scenario
+ * orders by invbench's invd backend (ib_invd_reserve_fill), so both benchmarks send
+ * the same requests. Throughput counts replies of any status after the warm-up second;
+ * the status mix is printed (INSUFFICIENT_STOCK grows as the data set sells out). Every
+ * loop is bounded by the run time.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -33,6 +35,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ib_hist.h"
+#include "ib_invd.h"
 #include "inv_client.h"
 #include "scenario.h"
 
@@ -40,8 +44,9 @@
 #define DEPTH_MAX 4096u
 #define POOL_ORDERS 200000u
 #define POLL_BATCH 256
-#define HIST_SUB 64u /* sub-buckets per power of two */
-#define HIST_BUCKETS (64u * HIST_SUB)
+/* Latency histograms: nanoseconds up to a minute, 3 significant digits (invbench's). */
+#define HIST_HIGHEST_NS 60000000000ull
+#define HIST_DIGITS 3u
 #define STATUS_MAX 15
 #define DEMO_TTL_UNPAID_MS 2000u
 #define DEMO_HERD_ORDERS 20000u
@@ -58,11 +63,6 @@ typedef struct opts {
     const char *one_sku; /* every order: 1 unit of this SKU to Beijing (no scenario orders) */
 } opts;
 
-typedef struct hist {
-    uint64_t count[HIST_BUCKETS];
-    uint64_t n, max;
-} hist;
-
 typedef struct worker {
     pthread_t th;
     const opts *o;
@@ -73,7 +73,7 @@ typedef struct worker {
     uint64_t nonce;
     uint64_t replies, measured;
     uint64_t status[STATUS_MAX + 1];
-    hist h;
+    ib_hist h;
     int error;
     char errmsg[160];
 } worker;
@@ -82,41 +82,6 @@ static uint64_t now_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-/* ====================================================================================
- * Histogram: bucket = (exponent, 6-bit mantissa) of the value in ns.
- * ==================================================================================== */
-
-static uint32_t hist_bucket(uint64_t v) {
-    if (v < HIST_SUB) return (uint32_t)v;
-    uint32_t e = 63u - (uint32_t)__builtin_clzll(v); /* ≥ 6 */
-    uint32_t m = (uint32_t)(v >> (e - 6)) & (HIST_SUB - 1);
-    return (e - 5) * HIST_SUB + m;
-}
-
-static uint64_t hist_value(uint32_t b) {
-    if (b < HIST_SUB) return b;
-    uint32_t e = b / HIST_SUB + 5, m = b % HIST_SUB;
-    return ((uint64_t)(HIST_SUB + m) << (e - 6)) + ((1ull << (e - 6)) / 2);
-}
-
-static void hist_add(hist *h, uint64_t v) {
-    uint32_t b = hist_bucket(v);
-    if (b >= HIST_BUCKETS) b = HIST_BUCKETS - 1;
-    h->count[b]++;
-    h->n++;
-    if (v > h->max) h->max = v;
-}
-
-/* The p-quantile in ns (midpoint of its bucket). */
-static double hist_pct(const hist *h, double p) {
-    uint64_t want = (uint64_t)(p * (double)h->n), seen = 0;
-    for (uint32_t b = 0; b < HIST_BUCKETS; b++) {
-        seen += h->count[b];
-        if (seen > want) return (double)hist_value(b);
-    }
-    return (double)h->max;
 }
 
 /* ====================================================================================
@@ -129,30 +94,6 @@ typedef struct inflight {
     inv_client_line lines[INV_SCN_LINES_MAX];
     uint32_t order;
 } inflight;
-
-/* A Reserve of order `o` under the id `id` (caller's storage, like `lines`). */
-static void fill_reserve(const inv_scenario *s, const inv_scn_order *o, const char *id,
-                         inv_client_line *lines, inv_client_request *rq, uint64_t ttl_ms) {
-    for (uint32_t k = 0; k < o->line_count; k++) {
-        lines[k].sku = inv_scn_sku_name(s, o->sku[k]);
-        lines[k].qty = o->qty[k];
-    }
-    memset(rq, 0, sizeof *rq);
-    rq->op = INVC_OP_RESERVE;
-    inv_client_reserve_args *a = &rq->in.reserve;
-    a->order_id = id;
-    a->customer_id = o->customer_id;
-    a->has_point = true;
-    a->lat = o->lat;
-    a->lon = o->lon;
-    if (o->pickup_node != INV_SCN_NONE) {
-        a->pickup_node_id = s->nodes[o->pickup_node].id;
-        a->policy = INVC_ROUTE_PICKUP;
-    }
-    a->lines = lines;
-    a->line_count = o->line_count;
-    a->ttl_ms = ttl_ms;
-}
 
 /* --one-sku: the simplest reserve there is (one line, one unit, one warehouse near the
  * customer): what the network front and the engine's fast path cost, routing aside. */
@@ -195,8 +136,8 @@ static void *worker_run(void *arg) {
             inv_client_request rq;
             snprintf(slots[k].order_id, sizeof slots[k].order_id, "b%" PRIx64 "-%u-%" PRIx64,
                      w->nonce, w->index, seq);
-            fill_reserve(w->s, &w->pool[seq % w->pool_n], slots[k].order_id, slots[k].lines, &rq,
-                         600000);
+            ib_invd_reserve_fill(w->s, &w->pool[seq % w->pool_n], slots[k].order_id, 600000,
+                                 slots[k].lines, &rq);
             if (w->o->one_sku != NULL) one_sku_fill(w->o, &slots[k], &rq);
             slots[k].t0 = t;
             if (inv_client_submit(c, &rq, (void *)(uintptr_t)k, NULL) != 0) w->error = -EIO;
@@ -214,7 +155,7 @@ static void *worker_run(void *arg) {
             w->replies++;
             if (slots[k].t0 >= warm) {
                 w->measured++;
-                hist_add(&w->h, t1 - slots[k].t0);
+                ib_hist_record(&w->h, t1 - slots[k].t0);
                 w->status[r[i].status >= 0 && r[i].status <= STATUS_MAX ? r[i].status
                                                                         : STATUS_MAX]++;
             }
@@ -291,20 +232,23 @@ static int write_scenario(const opts *o, const inv_scenario *s) {
  * Throughput run
  * ==================================================================================== */
 
+/* The p-th percentile (0..100) in µs. */
+static double pct_us(const ib_hist *h, double p) {
+    return (double)ib_hist_percentile(h, p) / 1e3;
+}
+
+/* Sums every connection's figures (their latencies merged into the first's histogram). */
 static void report(const opts *o, worker *w, uint32_t n) {
-    hist h;
-    memset(&h, 0, sizeof h);
+    ib_hist *h = &w[0].h;
     uint64_t measured = 0, status[STATUS_MAX + 1] = {0};
     for (uint32_t i = 0; i < n; i++) {
-        for (uint32_t b = 0; b < HIST_BUCKETS; b++) h.count[b] += w[i].h.count[b];
-        h.n += w[i].h.n;
-        if (w[i].h.max > h.max) h.max = w[i].h.max;
+        if (i > 0) ib_hist_merge(h, &w[i].h);
         measured += w[i].measured;
         for (int s = 0; s <= STATUS_MAX; s++) status[s] += w[i].status[s];
     }
     double rate = (double)measured / (double)o->seconds;
-    double us[5] = {hist_pct(&h, 0.5) / 1e3, hist_pct(&h, 0.9) / 1e3, hist_pct(&h, 0.99) / 1e3,
-                    hist_pct(&h, 0.999) / 1e3, (double)h.max / 1e3};
+    double us[5] = {pct_us(h, 50.0), pct_us(h, 90.0), pct_us(h, 99.0), pct_us(h, 99.9),
+                    (double)h->max / 1e3};
     if (o->json) {
         printf("{\"connections\":%u,\"depth\":%u,\"seconds\":%u,\"replies\":%" PRIu64
                ",\"reserves_per_s\":%.0f,\"latency_us\":{\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,"
@@ -333,23 +277,30 @@ static int run_bench(const opts *o, const inv_scenario *s) {
     if (orders_make(s, o, POOL_ORDERS, 0.01, false, &pool) != 0) return 1;
     worker *w = calloc(o->connections, sizeof *w);
     uint64_t nonce = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
-    for (uint32_t i = 0; i < o->connections; i++) {
+    int rc = 0;
+    for (uint32_t i = 0; i < o->connections && rc == 0; i++) {
         w[i] = (worker){
             .o = o, .s = s, .pool = pool, .pool_n = POOL_ORDERS, .index = i, .nonce = nonce};
-        pthread_create(&w[i].th, NULL, worker_run, &w[i]);
+        rc = ib_hist_init(&w[i].h, HIST_HIGHEST_NS, HIST_DIGITS);
     }
-    int rc = 0;
-    for (uint32_t i = 0; i < o->connections; i++) {
-        pthread_join(w[i].th, NULL);
-        if (w[i].error != 0) {
-            fprintf(stderr, "e2e_bench: connection %u: %s\n", i, w[i].errmsg);
-            rc = 1;
+    if (rc != 0) {
+        fprintf(stderr, "e2e_bench: latency histograms: %s\n", strerror(-rc));
+    } else {
+        for (uint32_t i = 0; i < o->connections; i++)
+            pthread_create(&w[i].th, NULL, worker_run, &w[i]);
+        for (uint32_t i = 0; i < o->connections; i++) {
+            pthread_join(w[i].th, NULL);
+            if (w[i].error != 0) {
+                fprintf(stderr, "e2e_bench: connection %u: %s\n", i, w[i].errmsg);
+                rc = 1;
+            }
         }
+        if (rc == 0) report(o, w, o->connections);
     }
-    if (rc == 0) report(o, w, o->connections);
+    for (uint32_t i = 0; i < o->connections; i++) ib_hist_free(&w[i].h);
     free(w);
     free(pool);
-    return rc;
+    return rc != 0;
 }
 
 /* ====================================================================================
@@ -372,7 +323,7 @@ typedef struct demo_phase {
     uint64_t flash_units[INV_SCN_FLASH_MAX]; /* units of each flash SKU reserved OK */
     uint64_t committed_flash[INV_SCN_FLASH_MAX];
     double seconds;
-    hist h;
+    ib_hist h; /* reserve latency, ns */
 } demo_phase;
 
 typedef struct demo {
@@ -424,7 +375,7 @@ static int demo_on_reply(demo *d, demo_phase *ph, const inv_scn_order *orders,
     const inv_scn_order *o = &orders[q->order];
     int rc = 0;
     if (q->kind == REQ_RESERVE) {
-        hist_add(&ph->h, now_ns() - q->t0);
+        ib_hist_record(&ph->h, now_ns() - q->t0);
         if (r->status == INVC_OK) {
             ph->ok++;
             for (uint32_t l = 0; l < o->line_count; l++)
@@ -467,8 +418,10 @@ static int demo_run_phase(demo *d, demo_phase *ph, const inv_scn_order *orders, 
             q->order = next;
             q->kind = REQ_RESERVE;
             snprintf(q->id, sizeof q->id, "d%" PRIx64 "-%c-%u", d->nonce, ph->name[0], next);
-            fill_reserve(d->s, &orders[next], q->id, q->lines, &rq,
-                         orders[next].after == INV_SCN_AFTER_NONE ? DEMO_TTL_UNPAID_MS : 600000);
+            ib_invd_reserve_fill(
+                d->s, &orders[next], q->id,
+                orders[next].after == INV_SCN_AFTER_NONE ? DEMO_TTL_UNPAID_MS : 600000, q->lines,
+                &rq);
             if ((rc = demo_submit(d, k, &rq)) != 0) break;
             next++;
             ph->orders++;
@@ -495,8 +448,8 @@ static void demo_print_phase(const demo_phase *ph) {
            " sold out, %" PRIu64 " over the purchase limit, %" PRIu64 " no route; latency p50 "
            "%.0f µs, p99 %.0f µs\n",
            ph->name, ph->orders, ph->seconds, (double)ph->orders / ph->seconds, ph->ok,
-           ph->short_stock, ph->limited, ph->no_route, hist_pct(&ph->h, 0.5) / 1e3,
-           hist_pct(&ph->h, 0.99) / 1e3);
+           ph->short_stock, ph->limited, ph->no_route, pct_us(&ph->h, 50.0),
+           pct_us(&ph->h, 99.0));
     printf("         then %" PRIu64 " paid (commit), %" PRIu64 " cancelled (release), %" PRIu64
            " left unpaid (expire after %u ms)\n",
            ph->commits, ph->releases, ph->unpaid, DEMO_TTL_UNPAID_MS);
@@ -588,6 +541,8 @@ static int run_demo(const opts *o, const inv_scenario *s) {
     if (rc == 0) rc = orders_make(s, o, DEMO_HERD_ORDERS, 1.0, false, &herd);
     if (rc == 0) rc = orders_make(s, o, DEMO_MIXED_ORDERS, 0.02, false, &mixed);
     demo_phase ph[2] = {{.name = "opening"}, {.name = "mixed"}};
+    for (int p = 0; p < 2 && rc == 0; p++)
+        rc = ib_hist_init(&ph[p].h, HIST_HIGHEST_NS, HIST_DIGITS);
     printf("flash sale on %s:%u — %u flash SKUs, purchase limit 2 per customer\n", o->host, o->port,
            s->flash_count);
     if (rc == 0) rc = demo_run_phase(d, &ph[0], herd, DEMO_HERD_ORDERS);
@@ -602,6 +557,7 @@ static int run_demo(const opts *o, const inv_scenario *s) {
     }
     printf("%s\n", rc == 0 ? "all checks passed" : "CHECKS FAILED");
     inv_client_close(d->c);
+    for (int p = 0; p < 2; p++) ib_hist_free(&ph[p].h);
     free(herd);
     free(mixed);
     free(d->req);

@@ -17,6 +17,9 @@
  * Replies name nodes and SKUs by string; two open-addressing hash tables built at open
  * map them back to scenario indices (read-only afterwards, so shared by every
  * connection thread without locks).
+ *
+ * A Reserve is built from a scenario order by ib_invd_reserve_fill (ib_invd.h), which
+ * e2e_bench calls too, so both benchmarks send invd the same requests.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -31,7 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ib_backend.h"
+#include "ib_invd.h"
 
 #ifndef INV_INVD_PATH
 #define INV_INVD_PATH "invd"
@@ -458,29 +461,20 @@ static int ib_invd_connect(ib_target *t, ib_conn **out, char *err, size_t err_le
     return 0;
 }
 
-static void ib_invd_fill_reserve(const ib_target *t, const ib_request *rq,
-                                 inv_client_line *lines, inv_client_request *out) {
-    const inv_scn_order *o = rq->order;
+void ib_invd_reserve_fill(const inv_scenario *s, const inv_scn_order *o, const char *order_id,
+                          uint64_t ttl_ms, inv_client_line *lines, inv_client_request *out) {
     for (uint32_t k = 0; k < o->line_count; k++) {
-        lines[k].sku = inv_scn_sku_name(t->s, o->sku[k]);
+        lines[k].sku = inv_scn_sku_name(s, o->sku[k]);
         lines[k].qty = o->qty[k];
     }
+    bool pickup = o->pickup_node != INV_SCN_NONE;
     out->op = INVC_OP_RESERVE;
-    inv_client_reserve_args *a = &out->in.reserve;
-    a->order_id = rq->order_id != NULL ? rq->order_id : o->order_id;
-    a->customer_id = o->customer_id;
-    a->has_point = true;
-    a->lat = o->lat;
-    a->lon = o->lon;
-    if (o->pickup_node != INV_SCN_NONE) {
-        a->pickup_node_id = t->s->nodes[o->pickup_node].id;
-        a->policy = INVC_ROUTE_PICKUP;
-    } else {
-        a->policy = INVC_ROUTE_NEAREST;
-    }
-    a->lines = lines;
-    a->line_count = o->line_count;
-    a->ttl_ms = rq->ttl_ms;
+    out->in.reserve = (inv_client_reserve_args){
+        .order_id = order_id, .customer_id = o->customer_id, .has_point = true,
+        .lat = o->lat, .lon = o->lon,
+        .pickup_node_id = pickup ? s->nodes[o->pickup_node].id : NULL,
+        .lines = lines, .line_count = o->line_count, .ttl_ms = ttl_ms,
+        .policy = pickup ? INVC_ROUTE_PICKUP : INVC_ROUTE_NEAREST};
 }
 
 static int ib_invd_submit(ib_conn *c, const ib_request *rq) {
@@ -488,7 +482,11 @@ static int ib_invd_submit(ib_conn *c, const ib_request *rq) {
     inv_client_line lines[INV_SCN_LINES_MAX];
     memset(&r, 0, sizeof r);
     switch (rq->op) {
-    case IB_OP_RESERVE: ib_invd_fill_reserve(c->t, rq, lines, &r); break;
+    case IB_OP_RESERVE:
+        ib_invd_reserve_fill(c->t->s, rq->order,
+                             rq->order_id != NULL ? rq->order_id : rq->order->order_id,
+                             rq->ttl_ms, lines, &r);
+        break;
     case IB_OP_COMMIT:
     case IB_OP_RELEASE:
         r.op = rq->op == IB_OP_COMMIT ? INVC_OP_COMMIT : INVC_OP_RELEASE;
