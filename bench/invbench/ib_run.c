@@ -467,7 +467,7 @@ static void *ib_worker_main(void *arg) {
     ib_run *run = wk->run;
     pthread_barrier_wait(&run->start);
     uint64_t drain_deadline = 0;
-    for (uint64_t round = 0; wk->error == 0; round++) {
+    while (wk->error == 0) { /* bounded by end_ns + IB_DRAIN_MS, or by Ctrl-C + IB_DRAIN_MS */
         uint64_t now = ib_now_ns();
         bool stopping = now >= run->end_ns || ib_run_stop_requested();
         if (stopping && drain_deadline == 0) drain_deadline = now + IB_DRAIN_MS * IB_NS_PER_MS;
@@ -481,7 +481,6 @@ static void *ib_worker_main(void *arg) {
             break;
         }
         if (wk->error == 0) wk->error = ib_worker_poll(wk, now, stopping);
-        (void)round;
     }
     ib_worker_roll_second(wk, UINT32_MAX);
     return NULL;
