@@ -116,12 +116,6 @@ struct crash_child {
     worker w[SHARDS_MAX];
 };
 
-static uint64_t mono_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 static uint32_t rnd(worker *w, uint32_t n) {
     w->rng ^= w->rng << 13;
     w->rng ^= w->rng >> 7;
@@ -249,7 +243,7 @@ static void park_if_asked(crash_child *c) {
 static void maybe_snapshot(worker *w) {
     crash_child *c = w->c;
     inv_persist_snapshot_poll(c->p);
-    uint64_t now = mono_ms();
+    uint64_t now = test_mono_ms();
     if (now - w->last_snapshot_ms < SNAPSHOT_EVERY_MS) return;
     w->last_snapshot_ms = now;
     atomic_store(&c->pause_req, 1);
@@ -263,7 +257,7 @@ static void *worker_main(void *arg) {
     worker *w = arg;
     crash_child *c = w->c;
     inv_wal *wal = inv_persist_wal(c->p, w->t);
-    uint64_t start = mono_ms();
+    uint64_t start = test_mono_ms();
     w->last_snapshot_ms = start;
     for (uint64_t pass = 0; !atomic_load(&c->stop); pass++) {
         if (w->t != 0) park_if_asked(c);
@@ -274,7 +268,8 @@ static void *worker_main(void *arg) {
         inv_persist_pass_settle(c->p, w->t);
         ack_durable(w);
         if (w->t == 0) maybe_snapshot(w);
-        if ((pass & 1023u) == 0 && mono_ms() - start > CHILD_RUN_MS_MAX) atomic_store(&c->stop, 1);
+        if ((pass & 1023u) == 0 && test_mono_ms() - start > CHILD_RUN_MS_MAX)
+            atomic_store(&c->stop, 1);
     }
     return NULL;
 }
@@ -349,7 +344,7 @@ static void acks_add(acks *a, const crash_msg *m) {
 static bool pipe_read_until(int fd, acks *a, uint64_t deadline_ms, bool until_ready,
                             bool *ready, unsigned char *part, size_t *part_n) {
     for (uint32_t guard = 0; guard < 1000000u; guard++) {
-        uint64_t now = mono_ms();
+        uint64_t now = test_mono_ms();
         if (deadline_ms != UINT64_MAX && now >= deadline_ms) return true;
         int to = deadline_ms == UINT64_MAX ? 1000 : (int)(deadline_ms - now);
         struct pollfd pfd = {.fd = fd, .events = POLLIN};
@@ -392,10 +387,10 @@ static void crash_round(const char *dir, uint32_t round, const inv_persist_optio
     static unsigned char part[8192];
     size_t part_n = 0;
     bool ready = false;
-    pipe_read_until(fds[0], a, mono_ms() + 60000, true, &ready, part, &part_n);
+    pipe_read_until(fds[0], a, test_mono_ms() + 60000, true, &ready, part, &part_n);
     *rng = *rng * 6364136223846793005ull + 1442695040888963407ull;
     uint64_t run_ms = 5 + (*rng >> 33) % 150;
-    bool alive = ready && pipe_read_until(fds[0], a, mono_ms() + run_ms, false, &ready, part,
+    bool alive = ready && pipe_read_until(fds[0], a, test_mono_ms() + run_ms, false, &ready, part,
                                           &part_n);
     kill(pid, SIGKILL);
     pipe_read_until(fds[0], a, UINT64_MAX, false, &ready, part, &part_n); /* drain to EOF */

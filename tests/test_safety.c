@@ -30,33 +30,23 @@ static void teardown(void) { inv_engine_close(e); }
 
 TestSuite(safety, .init = setup, .fini = teardown);
 
-static void expect_cell(const char *node, const char *sku, int64_t on_hand, int64_t reserved,
-                        int64_t safety) {
-    inv_cell_view v = t_cell(e, node, sku);
-    cr_assert(v.on_hand == on_hand && v.reserved == reserved && v.safety == safety,
-              "%s/%s on_hand/reserved/safety = %lld/%lld/%lld, expected %lld/%lld/%lld", node,
-              sku, (long long)v.on_hand, (long long)v.reserved, (long long)v.safety,
-              (long long)on_hand, (long long)reserved, (long long)safety);
-    T_EQ(v.available, on_hand - reserved - safety);
-}
-
 Test(safety, never_promised) {
     T_STATUS(t_adjust(e, "sh", "tea", 10), INV_OK);
     T_STATUS(t_set_safety(e, "sh", "tea", 3), INV_OK);
     T_EQ(last_op.out.cell.safety, 3);
     T_EQ(last_op.out.cell.available, 7);
-    expect_cell("sh", "tea", 10, 0, 3);
+    t_expect_cell(e, "sh", "tea", 10, 0, 3);
 
     T_STATUS(t_reserve1(e, "o1", "c", "tea", 7, TTL_MS), INV_OK);
-    expect_cell("sh", "tea", 10, 7, 3);
+    t_expect_cell(e, "sh", "tea", 10, 7, 3);
     T_STATUS(t_reserve1(e, "o2", "c", "tea", 1, TTL_MS), INV_INSUFFICIENT_STOCK);
     T_EQU(last_op.out.reservation.shortfall[0], 1);
-    expect_cell("sh", "tea", 10, 7, 3);
+    t_expect_cell(e, "sh", "tea", 10, 7, 3);
 
     T_STATUS(t_commit(e, "o1"), INV_OK);
-    expect_cell("sh", "tea", 3, 0, 3);
+    t_expect_cell(e, "sh", "tea", 3, 0, 3);
     T_STATUS(t_reserve1(e, "o3", "c", "tea", 1, TTL_MS), INV_INSUFFICIENT_STOCK);
-    expect_cell("sh", "tea", 3, 0, 3);
+    t_expect_cell(e, "sh", "tea", 3, 0, 3);
 }
 
 Test(safety, one_order_larger_than_available) {
@@ -64,9 +54,9 @@ Test(safety, one_order_larger_than_available) {
     T_STATUS(t_set_safety(e, "sh", "tea", 4), INV_OK);
     T_STATUS(t_reserve1(e, "o1", "c", "tea", 7, TTL_MS), INV_INSUFFICIENT_STOCK);
     T_EQU(last_op.out.reservation.shortfall[0], 1);
-    expect_cell("sh", "tea", 10, 0, 4);
+    t_expect_cell(e, "sh", "tea", 10, 0, 4);
     T_STATUS(t_reserve1(e, "o2", "c", "tea", 6, TTL_MS), INV_OK);
-    expect_cell("sh", "tea", 10, 6, 4);
+    t_expect_cell(e, "sh", "tea", 10, 6, 4);
 }
 
 Test(safety, set_safety_creates_the_cell) {
@@ -75,17 +65,17 @@ Test(safety, set_safety_creates_the_cell) {
     T_EQ(last_op.out.cell.on_hand, 0);
     T_EQ(last_op.out.cell.safety, 5);
     T_EQ(last_op.out.cell.available, -5);
-    expect_cell("hz", "mug", 0, 0, 5);
+    t_expect_cell(e, "hz", "mug", 0, 0, 5);
     T_STATUS(t_adjust(e, "hz", "mug", 12), INV_OK);
     T_EQ(last_op.out.cell.available, 7);
-    expect_cell("hz", "mug", 12, 0, 5);
+    t_expect_cell(e, "hz", "mug", 12, 0, 5);
     T_STATUS(t_set_safety(e, "nowhere", "mug", 1), INV_NOT_FOUND);
 }
 
 Test(safety, safety_above_on_hand) {
     T_STATUS(t_adjust(e, "sh", "tea", 2), INV_OK);
     T_STATUS(t_set_safety(e, "sh", "tea", 5), INV_OK);
-    expect_cell("sh", "tea", 2, 0, 5);
+    t_expect_cell(e, "sh", "tea", 2, 0, 5);
     T_STATUS(t_reserve1(e, "o1", "c", "tea", 1, TTL_MS), INV_INSUFFICIENT_STOCK);
     T_EQU(last_op.out.reservation.shortfall[0], 1);
     inv_node_avail nodes[2];
@@ -103,16 +93,16 @@ Test(safety, lowering_safety_frees_units) {
     T_STATUS(t_set_safety(e, "sh", "tea", 8), INV_OK);
     T_EQ(last_op.out.cell.available, 2);
     T_STATUS(t_reserve1(e, "o1", "c", "tea", 2, TTL_MS), INV_OK);
-    expect_cell("sh", "tea", 10, 2, 8);
+    t_expect_cell(e, "sh", "tea", 10, 2, 8);
     T_STATUS(t_set_safety(e, "sh", "tea", 0), INV_OK);
-    expect_cell("sh", "tea", 10, 2, 0);
+    t_expect_cell(e, "sh", "tea", 10, 2, 0);
     T_STATUS(t_reserve1(e, "o2", "c", "tea", 8, TTL_MS), INV_OK);
-    expect_cell("sh", "tea", 10, 10, 0);
+    t_expect_cell(e, "sh", "tea", 10, 10, 0);
     /* raising safety above what is free: available negative, holds untouched */
     T_STATUS(t_set_safety(e, "sh", "tea", 3), INV_OK);
-    expect_cell("sh", "tea", 10, 10, 3);
+    t_expect_cell(e, "sh", "tea", 10, 10, 3);
     T_STATUS(t_release(e, "o2"), INV_OK);
-    expect_cell("sh", "tea", 10, 2, 3);
+    t_expect_cell(e, "sh", "tea", 10, 2, 3);
 }
 
 /* A SKU answered INSUFFICIENT_STOCK everywhere (sold out) becomes orderable the moment
@@ -133,8 +123,8 @@ Test(safety, sold_out_answer_does_not_outlive_the_stock) {
     T_STATUS(t_adjust(e, "hz", "hot", 1), INV_OK); /* a new cell elsewhere */
     T_STATUS(t_reserve1(e, "h3", "c", "hot", 1, TTL_MS), INV_OK);
     T_EQU(t_alloc_qty(&last_op.out.reservation, t_sku(e, "hot"), t_node(e, "hz")), 1);
-    expect_cell("sh", "hot", 5, 1, 4);
-    expect_cell("hz", "hot", 1, 1, 0);
+    t_expect_cell(e, "sh", "hot", 5, 1, 4);
+    t_expect_cell(e, "hz", "hot", 1, 1, 0);
 }
 
 Test(safety, routing_skips_a_node_whose_stock_is_safety) {
@@ -144,8 +134,8 @@ Test(safety, routing_skips_a_node_whose_stock_is_safety) {
     T_STATUS(t_reserve1(e, "o1", "c", "tea", 2, TTL_MS), INV_OK);
     T_EQU(last_op.out.reservation.alloc_count, 1);
     T_EQU(t_alloc_qty(&last_op.out.reservation, t_sku(e, "tea"), t_node(e, "hz")), 2);
-    expect_cell("sh", "tea", 5, 0, 5);
-    expect_cell("hz", "tea", 5, 2, 0);
+    t_expect_cell(e, "sh", "tea", 5, 0, 5);
+    t_expect_cell(e, "hz", "tea", 5, 2, 0);
     /* partial safety: the near node gives what is above safety, the far node the rest */
     T_STATUS(t_set_safety(e, "sh", "tea", 2), INV_OK);
     T_STATUS(t_reserve1(e, "o2", "c", "tea", 3, TTL_MS), INV_OK);
@@ -155,8 +145,8 @@ Test(safety, routing_skips_a_node_whose_stock_is_safety) {
     T_EQU(last_op.out.reservation.shortfall[0], 1);
     T_STATUS(t_reserve1(e, "o4", "c", "tea", 3, TTL_MS), INV_OK);
     T_EQU(t_alloc_qty(&last_op.out.reservation, t_sku(e, "tea"), t_node(e, "hz")), 3);
-    expect_cell("sh", "tea", 5, 3, 2);
-    expect_cell("hz", "tea", 5, 5, 0);
+    t_expect_cell(e, "sh", "tea", 5, 3, 2);
+    t_expect_cell(e, "hz", "tea", 5, 5, 0);
 }
 
 Test(safety, availability_excludes_safety) {
@@ -182,8 +172,8 @@ Test(safety, commit_and_release_leave_safety_alone) {
     T_STATUS(t_reserve1(e, "o2", "c", "tea", 5, TTL_MS), INV_OK);
     T_STATUS(t_commit(e, "o1"), INV_OK);
     T_STATUS(t_release(e, "o2"), INV_OK);
-    expect_cell("sh", "tea", 15, 0, 6);
+    t_expect_cell(e, "sh", "tea", 15, 0, 6);
     T_STATUS(t_reserve1(e, "o3", "c", "tea", 9, TTL_MS), INV_OK);
     T_STATUS(t_reserve1(e, "o4", "c", "tea", 1, TTL_MS), INV_INSUFFICIENT_STOCK);
-    expect_cell("sh", "tea", 15, 9, 6);
+    t_expect_cell(e, "sh", "tea", 15, 9, 6);
 }

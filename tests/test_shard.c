@@ -74,12 +74,6 @@ static inv_engine *e;
 static worker workers[MAX_WORKERS];
 static uint32_t worker_count;
 
-static uint64_t mono_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 static void worker_fail(worker *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void worker_fail(worker *w, const char *fmt, ...) {
     if (atomic_load(&w->failed)) return;
@@ -112,9 +106,9 @@ static void on_done(void *ctx, inv_op *op) {
 
 static void *worker_main(void *arg) {
     worker *w = arg;
-    uint64_t deadline = mono_ms() + 120000; /* a worker never outlives a test by much */
+    uint64_t deadline = test_mono_ms() + 120000; /* a worker never outlives a test by much */
     while (!atomic_load_explicit(&w->stop, memory_order_acquire)) {
-        if (mono_ms() > deadline) {
+        if (test_mono_ms() > deadline) {
             worker_fail(w, "worker %u ran past its deadline", w->index);
             break;
         }
@@ -167,9 +161,9 @@ static void run_on(uint32_t i, job_fn job, void *arg) {
     w->job = job;
     w->arg = arg;
     atomic_store_explicit(&w->job_state, 1, memory_order_release);
-    uint64_t deadline = mono_ms() + WAIT_MS;
+    uint64_t deadline = test_mono_ms() + WAIT_MS;
     while (atomic_load_explicit(&w->job_state, memory_order_acquire) != 2) {
-        cr_assert_leq(mono_ms(), deadline, "job on worker %u did not finish", i);
+        cr_assert_leq(test_mono_ms(), deadline, "job on worker %u did not finish", i);
         sched_yield();
     }
     atomic_store(&w->job_state, 0);
@@ -184,11 +178,11 @@ static void run_on_all(const uint32_t *which, uint32_t n, job_fn job, void **arg
         w->arg = args[k];
         atomic_store_explicit(&w->job_state, 1, memory_order_release);
     }
-    uint64_t deadline = mono_ms() + WAIT_MS;
+    uint64_t deadline = test_mono_ms() + WAIT_MS;
     for (uint32_t k = 0; k < n; k++) {
         worker *w = &workers[which[k]];
         while (atomic_load_explicit(&w->job_state, memory_order_acquire) != 2) {
-            cr_assert_leq(mono_ms(), deadline, "job on worker %u did not finish", which[k]);
+            cr_assert_leq(test_mono_ms(), deadline, "job on worker %u did not finish", which[k]);
             sched_yield();
         }
         atomic_store(&w->job_state, 0);
@@ -198,9 +192,10 @@ static void run_on_all(const uint32_t *which, uint32_t n, job_fn job, void **arg
 
 static void set_pause(uint32_t i, bool pause) {
     atomic_store(&workers[i].pause, pause);
-    uint64_t deadline = mono_ms() + WAIT_MS;
+    uint64_t deadline = test_mono_ms() + WAIT_MS;
     while (atomic_load(&workers[i].paused) != pause) {
-        cr_assert_leq(mono_ms(), deadline, "worker %u did not %s", i, pause ? "pause" : "resume");
+        cr_assert_leq(test_mono_ms(), deadline, "worker %u did not %s", i,
+                      pause ? "pause" : "resume");
         sched_yield();
     }
 }
@@ -209,7 +204,7 @@ static void set_pause(uint32_t i, bool pause) {
 static int submit(worker *w, inv_op *op, pending *p) {
     memset(p, 0, sizeof *p);
     op->user = p;
-    uint64_t deadline = mono_ms() + WAIT_MS;
+    uint64_t deadline = test_mono_ms() + WAIT_MS;
     for (;;) {
         int rc = inv_shard_submit(w->shard, op);
         if (rc == 1) {
@@ -223,7 +218,7 @@ static int submit(worker *w, inv_op *op, pending *p) {
             worker_fail(w, "inv_shard_submit returned %d", rc);
             return rc;
         }
-        if (mono_ms() > deadline) {
+        if (test_mono_ms() > deadline) {
             worker_fail(w, "ring stayed full");
             return rc;
         }
@@ -233,10 +228,10 @@ static int submit(worker *w, inv_op *op, pending *p) {
 
 /* On worker `w`: poll until every pending record in `ps` is done. */
 static bool wait_done(worker *w, pending *ps, uint32_t n) {
-    uint64_t deadline = mono_ms() + WAIT_MS;
+    uint64_t deadline = test_mono_ms() + WAIT_MS;
     for (uint32_t i = 0; i < n; i++) {
         while (atomic_load_explicit(&ps[i].done, memory_order_acquire) == 0) {
-            if (mono_ms() > deadline) {
+            if (test_mono_ms() > deadline) {
                 worker_fail(w, "op %u never completed", i);
                 return false;
             }
@@ -676,7 +671,7 @@ static void job_catalog(worker *w, void *arg) {
     op.in.adjust.delta = 10;
     W_CHECK(w, inv_shard_submit(w->shard, &op) == 1 && op.status == INV_OK, "adjust at pudong");
     /* wait until routing knows the node: a point query lists it */
-    uint64_t deadline = mono_ms() + WAIT_MS;
+    uint64_t deadline = test_mono_ms() + WAIT_MS;
     inv_node_avail nodes[4];
     for (;;) {
         memset(&op, 0, sizeof op);
@@ -690,7 +685,7 @@ static void job_catalog(worker *w, void *arg) {
         W_CHECK(w, inv_shard_submit(w->shard, &op) == 1 && op.status == INV_OK, "availability");
         j->attempts++;
         if (op.out.availability.node_count == 1) break;
-        W_CHECK(w, mono_ms() < deadline, "new node never published");
+        W_CHECK(w, test_mono_ms() < deadline, "new node never published");
         inv_shard_poll(w->shard, on_done, w);
         sched_yield();
     }
@@ -751,9 +746,9 @@ Test(shard, owner_poll_expires) {
     T_OP_STATUS(&j.op, INV_OK);
     T_EQ(t_cell(e, "sh", "tea").reserved, 7);
     atomic_store(&aclk.now_ms, T0_MS + 100);
-    uint64_t deadline = mono_ms() + WAIT_MS;
+    uint64_t deadline = test_mono_ms() + WAIT_MS;
     while (t_cell(e, "sh", "tea").reserved != 0) {
-        cr_assert_leq(mono_ms(), deadline, "shard 1 never expired its reservation");
+        cr_assert_leq(test_mono_ms(), deadline, "shard 1 never expired its reservation");
         sched_yield();
     }
     op_order(&j.op, INV_OP_GET_RESERVATION, id);
@@ -915,9 +910,9 @@ Test(shard, regression_sold_out_fast_path_reads_each_flag_once) {
     pthread_t flipper;
     cr_assert_eq(pthread_create(&flipper, NULL, flag_flipper, sku_at(e, t_sku(e, "flap"))), 0);
     uint32_t refused = 0, bad = 0, ok = 0;
-    uint64_t until = mono_ms() + 1500;
+    uint64_t until = test_mono_ms() + 1500;
     char id[24];
-    for (uint32_t i = 0; i < 200000 && mono_ms() < until; i++) {
+    for (uint32_t i = 0; i < 200000 && test_mono_ms() < until; i++) {
         inv_op op;
         snprintf(id, sizeof id, "probe-%u", i);
         op_reserve(&op, id, "c", 1, 60000, &lines[0]); /* (sets line 0 to tea) */
@@ -991,10 +986,10 @@ Test(shard, lost_races_still_report_the_shortfall) {
     cr_assert_eq(pthread_create(&hog, NULL, stock_hog, e), 0);
     uint32_t ok = 0, refused = 0, no_shortfall = 0;
     char first_bad[INV_MESSAGE_LEN_MAX] = "";
-    uint64_t until = mono_ms() + 1000;
+    uint64_t until = test_mono_ms() + 1000;
     char id[24];
     inv_line line;
-    for (uint32_t i = 0; i < 300000 && mono_ms() < until; i++) {
+    for (uint32_t i = 0; i < 300000 && test_mono_ms() < until; i++) {
         inv_op op;
         snprintf(id, sizeof id, "race-%u", i);
         op_reserve(&op, id, "c", 1, 60000, &line);

@@ -189,12 +189,6 @@ static _Atomic uint32_t finished_clients;
 static _Atomic bool abort_all;
 static uint64_t deadline_ms;
 
-static uint64_t mono_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 static void fail(client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void fail(client *c, const char *fmt, ...) {
     if (c->failed) return;
@@ -803,7 +797,7 @@ static void *client_main(void *arg) {
     uint64_t iterations_max = c->quota * 2000u + 100000000u;
     for (uint64_t it = 0; it < iterations_max; it++) {
         if (atomic_load_explicit(&abort_all, memory_order_relaxed)) break;
-        if ((it & 1023u) == 0 && mono_ms() > deadline_ms) {
+        if ((it & 1023u) == 0 && test_mono_ms() > deadline_ms) {
             fail(c, "client %u: deadline passed (%llu of %llu issued, %llu in flight)",
                  c->index, (unsigned long long)c->issued, (unsigned long long)c->quota,
                  (unsigned long long)c->inflight);
@@ -992,7 +986,7 @@ Test(stress, mixed_load_then_invariants, .timeout = 590) {
     cr_assert_not_null(clients);
     atomic_store(&finished_clients, 0);
     atomic_store(&abort_all, false);
-    uint64_t started = mono_ms();
+    uint64_t started = test_mono_ms();
     deadline_ms = started + DEADLINE_S * 1000u;
     for (uint32_t i = 0; i < THREADS; i++) {
         client *c = &clients[i];
@@ -1009,7 +1003,7 @@ Test(stress, mixed_load_then_invariants, .timeout = 590) {
     for (uint32_t i = 0; i < THREADS; i++)
         cr_assert_eq(pthread_create(&clients[i].thread, NULL, client_main, &clients[i]), 0);
     for (uint32_t i = 0; i < THREADS; i++) pthread_join(clients[i].thread, NULL);
-    uint64_t elapsed = mono_ms() - started;
+    uint64_t elapsed = test_mono_ms() - started;
     for (uint32_t i = 0; i < THREADS; i++)
         cr_assert(!clients[i].failed, "client %u: %s", i, clients[i].failure);
 

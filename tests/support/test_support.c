@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 _Thread_local inv_op last_op;
 
@@ -52,21 +53,23 @@ inv_status t_set_node_status(inv_engine *e, const char *id, inv_node_status stat
     return run(e);
 }
 
+/* Adjust by `v` (or to `v` when `set`); ref NULL = no dedupe. */
 static inv_status adjust(inv_engine *e, const char *node, const char *sku, bool set,
-                         int64_t v) {
+                         int64_t v, const char *ref) {
     memset(&last_op, 0, sizeof last_op);
     last_op.type = INV_OP_ADJUST;
     last_op.in.adjust.node_id = node;
     last_op.in.adjust.sku = sku;
     last_op.in.adjust.has_set_to = set;
     if (set) last_op.in.adjust.set_to = v; else last_op.in.adjust.delta = v;
+    last_op.in.adjust.ref_id = ref;
     return run(e);
 }
 inv_status t_adjust(inv_engine *e, const char *node, const char *sku, int64_t delta) {
-    return adjust(e, node, sku, false, delta);
+    return adjust(e, node, sku, false, delta, NULL);
 }
 inv_status t_set_to(inv_engine *e, const char *node, const char *sku, int64_t set_to) {
-    return adjust(e, node, sku, true, set_to);
+    return adjust(e, node, sku, true, set_to, NULL);
 }
 
 inv_status t_set_safety(inv_engine *e, const char *node, const char *sku, uint32_t safety) {
@@ -140,20 +143,24 @@ inv_status t_extend(inv_engine *e, const char *order, uint64_t ttl_ms) {
 }
 
 inv_cell_view t_cell(inv_engine *e, const char *node, const char *sku) {
-    uint32_t n = 0, s = 0;
-    cr_assert_eq(inv_engine_node_find(e, node, &n), 0, "node %s missing", node);
-    cr_assert_eq(inv_engine_sku_find(e, sku, &s), 0, "sku %s missing", sku);
+    uint32_t n = t_node(e, node), s = t_sku(e, sku);
     inv_cell_view v;
     cr_assert_eq(inv_engine_cell_read(e, s, n, &v), 0, "cell %s/%s missing", node, sku);
     return v;
 }
 
 /* ====================================================================================
- * Additions for the engine suites.
+ * For the engine suites: atomic clock, engines from a config, more wrappers, fingerprints
  * ==================================================================================== */
 
 uint64_t test_clock_atomic_read(void *ctx) {
     return atomic_load_explicit(&((test_clock_atomic *)ctx)->now_ms, memory_order_acquire);
+}
+
+uint64_t test_mono_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
 inv_engine *test_engine_open_config(const inv_engine_config *cfg) {
@@ -184,24 +191,13 @@ inv_engine *test_engine_open_small(uint32_t shards, test_clock *clock) {
     return test_engine_open_config(&cfg);
 }
 
-static inv_status adjust_ref(inv_engine *e, const char *node, const char *sku, bool set,
-                             int64_t v, const char *ref) {
-    memset(&last_op, 0, sizeof last_op);
-    last_op.type = INV_OP_ADJUST;
-    last_op.in.adjust.node_id = node;
-    last_op.in.adjust.sku = sku;
-    last_op.in.adjust.has_set_to = set;
-    if (set) last_op.in.adjust.set_to = v; else last_op.in.adjust.delta = v;
-    last_op.in.adjust.ref_id = ref;
-    return run(e);
-}
 inv_status t_adjust_ref(inv_engine *e, const char *node, const char *sku, int64_t delta,
                         const char *ref) {
-    return adjust_ref(e, node, sku, false, delta, ref);
+    return adjust(e, node, sku, false, delta, ref);
 }
 inv_status t_set_to_ref(inv_engine *e, const char *node, const char *sku, int64_t set_to,
                         const char *ref) {
-    return adjust_ref(e, node, sku, true, set_to, ref);
+    return adjust(e, node, sku, true, set_to, ref);
 }
 
 inv_status t_return(inv_engine *e, const char *node, const char *sku, uint32_t qty,
@@ -284,6 +280,16 @@ uint32_t t_sku(inv_engine *e, const char *sku) {
     uint32_t s = 0;
     cr_assert_eq(inv_engine_sku_find(e, sku, &s), 0, "sku %s missing", sku);
     return s;
+}
+
+void t_expect_cell(inv_engine *e, const char *node, const char *sku, int64_t on_hand,
+                   int64_t reserved, int64_t safety) {
+    inv_cell_view v = t_cell(e, node, sku);
+    cr_assert(v.on_hand == on_hand && v.reserved == reserved && v.safety == safety,
+              "%s/%s on_hand/reserved/safety = %lld/%lld/%lld, expected %lld/%lld/%lld", node,
+              sku, (long long)v.on_hand, (long long)v.reserved, (long long)v.safety,
+              (long long)on_hand, (long long)reserved, (long long)safety);
+    T_EQ(v.available, on_hand - reserved - safety);
 }
 
 bool t_cell_exists(inv_engine *e, const char *node, const char *sku) {

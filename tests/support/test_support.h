@@ -1,6 +1,7 @@
 /*
- * test_support.h — small helpers shared by the Criterion suites: an injectable clock,
- * a small engine, and one-line wrappers that build an inv_op and run it in direct mode.
+ * test_support.h — small helpers shared by the Criterion suites: injectable clocks,
+ * small engines, one-line wrappers that build an inv_op and run it in direct mode,
+ * checks that print both sides, and a fingerprint of everything an engine shows.
  * Each wrapper returns the op's status; the full op is left in `last_op` for inspection.
  */
 #ifndef INV_TEST_SUPPORT_H
@@ -38,8 +39,8 @@ inv_status t_get(inv_engine *e, const char *order);
 inv_cell_view t_cell(inv_engine *e, const char *node, const char *sku);
 
 /* ------------------------------------------------------------------------------------
- * Additions for the engine suites (test_catalog … test_stress). The helpers above keep
- * their behaviour; everything below is new.
+ * For the engine suites (test_catalog … test_stress): exact checks, an atomic clock,
+ * engines from a config, more wrappers, dense ids and fingerprints.
  * ------------------------------------------------------------------------------------ */
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -78,6 +79,9 @@ inv_cell_view t_cell(inv_engine *e, const char *node, const char *sku);
 typedef struct test_clock_atomic { _Atomic uint64_t now_ms; } test_clock_atomic;
 uint64_t test_clock_atomic_read(void *ctx);
 
+/* Monotonic wall time in ms, for deadlines and pacing. */
+uint64_t test_mono_ms(void);
+
 /* Open an engine from a full config (clock included); fails the test on error. */
 inv_engine *test_engine_open_config(const inv_engine_config *cfg);
 /* Defaults with small tables (64 nodes, 1024 SKUs, 8192 cells, 8192 reservations,
@@ -108,6 +112,9 @@ inv_status t_upsert_spec(inv_engine *e, const inv_node_spec *spec);
 /* Dense ids; fail the test when missing. */
 uint32_t t_node(inv_engine *e, const char *node);
 uint32_t t_sku(inv_engine *e, const char *sku);
+/* Fail unless the (node, sku) cell holds exactly these figures (available included). */
+void t_expect_cell(inv_engine *e, const char *node, const char *sku, int64_t on_hand,
+                   int64_t reserved, int64_t safety);
 /* Whether the (node, sku) cell exists (false also when node or SKU is unknown). */
 bool t_cell_exists(inv_engine *e, const char *node, const char *sku);
 inv_engine_stats t_stats(const inv_engine *e);
