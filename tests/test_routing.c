@@ -126,25 +126,9 @@ static inv_status order(const char *id, order_opts o, const char *const *lines) 
                      inv_status_name(s_), R.message, inv_status_name(expected));           \
     } while (0)
 
-static uint32_t node_ix(const char *id) {
-    uint32_t n = 0;
-    cr_assert_eq(inv_engine_node_find(E, id, &n), 0, "node %s", id);
-    return n;
-}
-
-static uint32_t sku_ix(const char *sku) {
-    uint32_t s = 0;
-    cr_assert_eq(inv_engine_sku_find(E, sku, &s), 0, "sku %s", sku);
-    return s;
-}
-
 /* Units of `sku` the last reserve took at `node_id`. */
 static uint32_t took(const char *sku, const char *node_id) {
-    const inv_reservation_view *v = &R.out.reservation;
-    uint32_t s = sku_ix(sku), n = node_ix(node_id), q = 0;
-    for (uint32_t i = 0; i < v->alloc_count; i++)
-        if (v->alloc[i].sku == s && v->alloc[i].node == n) q += v->alloc[i].qty;
-    return q;
+    return t_alloc_qty(&R.out.reservation, t_sku(E, sku), t_node(E, node_id));
 }
 
 /* Entries of one node adjacent, parcels = distinct nodes, every qty > 0. */
@@ -179,7 +163,7 @@ static route_request request_of(double lat, double lon, const char *const *lines
         snprintf(name, sizeof name, "%s", lines[rq.line_count]);
         char *colon = strrchr(name, ':');
         *colon = '\0';
-        rq.sku[rq.line_count] = sku_ix(name);
+        rq.sku[rq.line_count] = t_sku(E, name);
         rq.qty[rq.line_count] = (uint32_t)strtoul(colon + 1, NULL, 10);
     }
     return rq;
@@ -377,7 +361,7 @@ Test(routing, priority_greedy_takes_nodes_in_rank_order) {
     cr_assert_eq(took("x", "B"), 4);
     cr_assert_eq(took("x", "C"), 4);
     cr_assert_eq(took("x", "A"), 2);
-    cr_assert_eq(R.out.reservation.alloc[0].node, node_ix("B"), "filled in rank order");
+    cr_assert_eq(R.out.reservation.alloc[0].node, t_node(E, "B"), "filled in rank order");
 }
 
 /* ====================================================================================
@@ -424,7 +408,7 @@ Test(routing, pickup_short_offers_nearest_alternatives) {
     cr_assert_eq(v->alternative_count, INV_PICKUP_ALTERNATIVES_MAX);
     const char *want[] = {"Q1", "Q2", "Q3", "Q4", "Q5"};
     for (uint32_t i = 0; i < INV_PICKUP_ALTERNATIVES_MAX; i++)
-        cr_assert_eq(v->alternatives[i], node_ix(want[i]), "alternative %u is %s", i,
+        cr_assert_eq(v->alternatives[i], t_node(E, want[i]), "alternative %u is %s", i,
                      inv_engine_node_id(E, v->alternatives[i]));
     status_set("P", INV_NODE_CLOSED); /* a closed pickup node also names alternatives */
     stock("P", "x", 10);
@@ -527,9 +511,9 @@ Test(routing, node_missing_from_snapshot_is_skipped) {
     route_request rq = request_of(BASE_LAT, BASE_LON, LINES("x:1"));
     route_plan_make(E, old, s, &rq, &p);
     cr_assert_eq(p.status, INV_OK);
-    cr_assert_eq(p.alloc[0].node, node_ix("N1"), "N2 is not in the old snapshot");
+    cr_assert_eq(p.alloc[0].node, t_node(E, "N1"), "N2 is not in the old snapshot");
     route_plan_make(E, catalog_geo(E), s, &rq, &p);
-    cr_assert_eq(p.alloc[0].node, node_ix("N2"));
+    cr_assert_eq(p.alloc[0].node, t_node(E, "N2"));
     route_scratch_free(s);
     geo_snapshot_free(old);
 }
@@ -541,7 +525,7 @@ Test(routing, parcel_cost_is_weighted_km_plus_priority) {
     cr_assert_float_eq(km, 50.0, 0.5, "a 30-40-50 triangle: %f", km);
     double want = km * E->cfg.weights.kind_weight[INV_NODE_STORE] +
                   7 * E->cfg.weights.priority_cost_km;
-    double got = route_parcel_cost(E, g, node_ix("S"), BASE_LAT, BASE_LON);
+    double got = route_parcel_cost(E, g, t_node(E, "S"), BASE_LAT, BASE_LON);
     cr_assert_float_eq(got, want, 1e-9 * want, "%f vs %f", got, want);
     cr_assert(isinf(route_parcel_cost(E, g, 12345, BASE_LAT, BASE_LON)));
 }
@@ -667,7 +651,7 @@ Test(routing, routes_to_brute_force_cheapest_through_narrow_and_wide_skus) {
         if (narrow[i]) stock(id, "narrow", 1000);
     }
     cr_assert_gt(wide_cells, INV_SKU_SCAN_CELLS_MAX, "the wide SKU walks the geo index");
-    cr_assert_leq(sku_at(E, sku_ix("narrow"))->cell_count, INV_SKU_SCAN_CELLS_MAX);
+    cr_assert_leq(sku_at(E, t_sku(E, "narrow"))->cell_count, INV_SKU_SCAN_CELLS_MAX);
     route_scratch *s = route_scratch_new();
     route_plan p;
     for (int q = 0; q < 400; q++) {
