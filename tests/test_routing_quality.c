@@ -401,53 +401,43 @@ static void tally_print(const char *what, const tally *t) {
  * Suites
  * ==================================================================================== */
 
-Test(routing_quality, small_orders_against_exhaustive_optimum, .timeout = 300) {
+/* Plan `count` seeded instances on a fresh engine and tally them against the oracle:
+ * small ones (<= 12 candidates, every subset, strict) or large ones (30-60 candidates,
+ * bounded combinations, report only). */
+static void run_instances(bool small, uint32_t count, uint64_t seed, tally *t) {
     inv_engine *e = engine_small();
     route_scratch *s = route_scratch_new();
     static instance in;
     oracle o;
     route_plan p;
-    tally t = {0};
     uint32_t created = 0;
-    rng_state = 0x5eed5eed12345678ull;
-    for (uint32_t n = 0; n < SMALL_INSTANCES; n++) {
-        instance_small(&in);
+    rng_state = seed;
+    for (uint32_t n = 0; n < count; n++) {
+        if (small) instance_small(&in); else instance_large(&in);
         instance_apply(e, &in, &created);
         oracle_costs(e, &in, &o);
-        oracle_subsets(&in, &o);
+        if (small) oracle_subsets(&in, &o); else oracle_combinations(&in, &o);
         route_request rq = instance_request(e, &in);
         route_plan_make(e, catalog_geo(e), s, &rq, &p);
-        compare(e, &in, &o, &rq, &p, true, &t);
+        compare(e, &in, &o, &rq, &p, small, t);
     }
+    route_scratch_free(s);
+    inv_engine_close(e);
+}
+
+Test(routing_quality, small_orders_against_exhaustive_optimum, .timeout = 300) {
+    tally t = {0};
+    run_instances(true, SMALL_INSTANCES, 0x5eed5eed12345678ull, &t);
     tally_print("<= 12 candidates", &t);
     cr_assert_gt(t.split, SMALL_INSTANCES / 10, "enough instances need a split");
     double share = (double)t.parcels_optimal / t.covered;
     double mean = t.gap_sum / t.parcels_optimal;
     cr_assert_geq(share, 0.99, "parcels optimal in %.2f %% only", 100 * share);
     cr_assert_leq(mean, 0.02, "mean cost gap %.3f %%", 100 * mean);
-    route_scratch_free(s);
-    inv_engine_close(e);
 }
 
 Test(routing_quality, many_candidates_report, .timeout = 300) {
-    inv_engine *e = engine_small();
-    route_scratch *s = route_scratch_new();
-    static instance in;
-    oracle o;
-    route_plan p;
     tally t = {0};
-    uint32_t created = 0;
-    rng_state = 0x0ddba11cafef00dull;
-    for (uint32_t n = 0; n < LARGE_INSTANCES; n++) {
-        instance_large(&in);
-        instance_apply(e, &in, &created);
-        oracle_costs(e, &in, &o);
-        oracle_combinations(&in, &o);
-        route_request rq = instance_request(e, &in);
-        route_plan_make(e, catalog_geo(e), s, &rq, &p);
-        compare(e, &in, &o, &rq, &p, false, &t);
-    }
+    run_instances(false, LARGE_INSTANCES, 0x0ddba11cafef00dull, &t);
     tally_print("30-60 candidates (report only)", &t);
-    route_scratch_free(s);
-    inv_engine_close(e);
 }
