@@ -30,7 +30,6 @@ static void open_with(uint32_t shards, uint32_t stock) {
     test_config_small(&cfg, shards);
     cfg.clock = test_clock_read;
     cfg.clock_ctx = &clk;
-    cfg.reservations_per_shard_max = 8192;
     /* tombstones outlive the longest TTL here, so every order still answers GET */
     cfg.idempotency_window_ms = 3 * INV_TTL_MS_MAX;
     e = test_engine_open_config(&cfg);
