@@ -42,6 +42,8 @@
 
 #define CONNS_MAX 64u
 #define DEPTH_MAX 4096u
+/* Slots of the demo's per-node flash-parcel count (the demo data set has ~740 such nodes). */
+#define DEMO_NODE_SLOTS 4096u
 #define POOL_ORDERS 200000u
 #define POLL_BATCH 256
 /* Latency histograms: nanoseconds up to a minute, 3 significant digits (invbench's). */
@@ -334,8 +336,8 @@ typedef struct demo {
     uint32_t *free_slots;
     uint32_t nfree, depth;
     uint64_t nonce;
-    uint32_t node_hits[4096]; /* flash parcels per node (by hash of the id) */
-    char node_names[4096][48];
+    uint32_t node_hits[DEMO_NODE_SLOTS]; /* flash parcels per node (hashed id, probed) */
+    char node_names[DEMO_NODE_SLOTS][INV_SCN_NODE_ID_LEN];
 } demo;
 
 static uint32_t demo_slot(demo *d) { return d->free_slots[--d->nfree]; }
@@ -362,9 +364,16 @@ static void demo_count_nodes(demo *d, const inv_client_reservation *v, const inv
         const char *id = v->alloc[i].node_id;
         uint32_t h = 2166136261u;
         for (const char *p = id; *p; p++) h = (h ^ (uint8_t)*p) * 16777619u;
-        h %= 4096;
-        if (d->node_hits[h] == 0) snprintf(d->node_names[h], sizeof d->node_names[h], "%s", id);
-        d->node_hits[h]++;
+        /* Linear probing: a slot holds one node (the table is far from full). */
+        for (uint32_t probes = 0; probes < DEMO_NODE_SLOTS; probes++, h++) {
+            uint32_t slot = h % DEMO_NODE_SLOTS;
+            if (d->node_hits[slot] == 0)
+                snprintf(d->node_names[slot], sizeof d->node_names[slot], "%s", id);
+            else if (strcmp(d->node_names[slot], id) != 0)
+                continue;
+            d->node_hits[slot]++;
+            break;
+        }
     }
 }
 
@@ -475,7 +484,7 @@ static void demo_top_nodes(demo *d) {
     printf("nodes that shipped the most flash-sale parcels:");
     for (int rank = 0; rank < 5; rank++) {
         uint32_t best = 0, at = 0;
-        for (uint32_t h = 0; h < 4096; h++) {
+        for (uint32_t h = 0; h < DEMO_NODE_SLOTS; h++) {
             if (d->node_hits[h] <= best) continue;
             best = d->node_hits[h];
             at = h;
