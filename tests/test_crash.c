@@ -30,21 +30,17 @@
 
 #include "test_wal_engine.h"
 
-/* Shards of the child engine: INV_CRASH_SHARDS (1 or 2), default 1.
- * With 2 shards ops cross shards and replies wait for every record their op could have
- * seen on the other shard (inv_persist.h, cross-shard causality; the deterministic
- * regression is in test_recovery_engine), so no acknowledged op depends on a lost
- * record. But the loop still finds, under load, a recovered cell with available < 0:
- * a reserve whose own record became durable but whose reply was still held, because
- * the release it used (other shard) was not yet durable, is replayed all the same.
- * Recovery would have to cut every log at a consistent point (batches recording the
- * other shards' LSNs they depend on), or releases would have to return units only once
- * durable. Until then CI runs 1 shard; INV_CRASH_SHARDS=2 and the crash_soak target
- * show it. */
+/* Shards of the child engine: INV_CRASH_SHARDS (1 or 2), default 2, so ops cross
+ * shards: a reserve on one shard may use units a release or restock on the other gave
+ * back, and a reply waits for every record its op could have seen on either shard
+ * (inv_persist.h, cross-shard causality). Units come back only once the record that
+ * frees them is durable (engine/src/credit.c), so no durable record ever depends on a
+ * lost one and a recovered cell is never over-committed. The deterministic regressions
+ * are in test_recovery_engine. */
 #define SHARDS_MAX 2u
 static uint32_t crash_shards(void) {
     const char *s = getenv("INV_CRASH_SHARDS");
-    return s != NULL && strcmp(s, "2") == 0 ? 2u : 1u;
+    return s != NULL && strcmp(s, "1") == 0 ? 1u : 2u;
 }
 #define SHARDS crash_shards()
 #define SLOTS 64u                  /* ops in flight per thread (W) */

@@ -220,6 +220,7 @@ Test(recovery_engine, regression_node_capacity_counted_whatever_the_interleaving
     te_start(dir, 2, &clk, &o, &p, &e, NULL);
     T_STATUS(t_upsert_node(e, "ST-1", INV_NODE_STORE, 31.2, 121.4, 10, 0), INV_OK);
     T_STATUS(t_adjust(e, "ST-1", "SKU-A", 100), INV_OK);
+    inv_persist_sync(p); /* the restock's units are available once durable */
     char ids[4][16];
     uint32_t made = 0;
     for (uint32_t i = 0; i < 64 && made < 4; i++) {
@@ -261,6 +262,18 @@ Test(recovery_engine, regression_node_capacity_counted_whatever_the_interleaving
     tw_dir_remove(dir);
 }
 
+/* A new log directory in `dir`, `shards` shards recovered from it (nothing yet), and
+ * the warehouse WH-1 in Shanghai. */
+static void fresh_start(char *dir, uint32_t shards, test_clock *clk, inv_persist_options *o,
+                        inv_persist **p, inv_engine **e) {
+    tw_require_uring();
+    tw_dir_make(dir);
+    clk->now_ms = 1700000000000ull;
+    tw_options(o, 256u << 10);
+    te_start(dir, shards, clk, o, p, e, NULL);
+    T_STATUS(t_upsert_node(*e, "WH-1", INV_NODE_WAREHOUSE, 31.2, 121.4, 0, 0), INV_OK);
+}
+
 /* Regression (engine): a retried mutation answered from state whose record is not yet
  * durable must carry that record's LSN (or a later one), so its reply waits for it too.
  * Otherwise: Reserve X logged at LSN n (in flight), the client retries, the retry is
@@ -268,16 +281,12 @@ Test(recovery_engine, regression_node_capacity_counted_whatever_the_interleaving
  * reservation is lost (DESIGN.md §10.3). Same for Commit/Release retries and a
  * DUPLICATE_REF Adjust. */
 Test(recovery_engine, regression_retry_reply_waits_for_the_original_record) {
-    tw_require_uring();
     char dir[TW_PATH_MAX];
-    tw_dir_make(dir);
-    test_clock clk = {.now_ms = 1700000000000ull};
+    test_clock clk;
     inv_persist_options o;
-    tw_options(&o, 256u << 10);
     inv_persist *p;
     inv_engine *e;
-    te_start(dir, 1, &clk, &o, &p, &e, NULL);
-    T_STATUS(t_upsert_node(e, "WH-1", INV_NODE_WAREHOUSE, 31.2, 121.4, 0, 0), INV_OK);
+    fresh_start(dir, 1, &clk, &o, &p, &e);
     T_STATUS(t_adjust(e, "WH-1", "SKU-A", 100), INV_OK);
     inv_persist_sync(p);
     static const char *const what[] = {"reserve", "commit", "adjust(ref)"};
@@ -315,31 +324,46 @@ static void order_on_shard(inv_engine *e, uint32_t shard, const char *prefix, ch
     cr_assert_fail("no order id owned by shard %u", shard);
 }
 
-/* Regression (cross-shard causal durability): a reply must also wait for the records of
- * other shards its op could see. Shard A releases X (2 units back; record appended, not
- * yet durable); shard B reserves Y with those units and makes its own record durable.
- * Y's own LSN is durable, but had its reply left, a crash at that moment recovers X
- * still HELD and Y HELD on a cell of 2 units: reserved 4 > on_hand 2. The pass
- * protocol (inv_persist_pass_enter/settle, deps_capture/ready) holds Y's reply until
- * A's release is durable. The kill -9 loop (test_crash, 2 shards) hit this only rarely;
- * this test builds the interleaving on purpose. */
-Test(recovery_engine, regression_reply_waits_for_what_it_saw_on_other_shards) {
-    tw_require_uring();
-    char dir[TW_PATH_MAX], crashed[TW_PATH_MAX];
-    tw_dir_make(dir);
-    tw_dir_make(crashed);
-    test_clock clk = {.now_ms = 1700000000000ull};
+/* What a crash would recover from `dir` now: a copy (in `crashed`, removed after)
+ * recovered into a fresh engine; the cell WH-1/SKU-A and `order`'s status and state. */
+static inv_cell_view cell_after_crash(const char *dir, const char *crashed, test_clock *clk,
+                                      const inv_persist_options *o, const char *order,
+                                      inv_status *order_status, inv_resv_state *order_state) {
+    tw_dir_copy(dir, crashed);
+    inv_persist *p2;
+    inv_engine *e2;
+    te_start(crashed, 2, clk, o, &p2, &e2, NULL);
+    inv_cell_view c = t_cell(e2, "WH-1", "SKU-A");
+    *order_status = t_get(e2, order);
+    *order_state = last_op.out.reservation.state;
+    te_stop(p2, e2);
+    tw_dir_remove(crashed);
+    return c;
+}
+
+/* Regression (cross-shard causal durability), found by the kill -9 loop on two shards
+ * under load. Shard A releases X (2 units back; record appended, not yet durable);
+ * shard B reserves Y with those units and makes its own record durable; a crash now
+ * recovers Y's RESERVED without A's RELEASED: X and Y both HELD on a cell of 2 units,
+ * reserved 4 > on_hand 2, and Y was never acknowledged, so a retry would be told OK.
+ * Units a change gives back now reach the shared cell only once the change's record is
+ * durable (engine/src/credit.c), so Y cannot take them before that. The reply gate
+ * (inv_persist_pass_enter/settle, deps_capture/ready) still holds B's replies until
+ * what they could see on A is durable. */
+Test(recovery_engine, regression_units_a_release_frees_wait_for_its_record) {
+    char dir[TW_PATH_MAX], crashed[TW_PATH_MAX + 8];
+    test_clock clk;
     inv_persist_options o;
-    tw_options(&o, 256u << 10);
     inv_persist *p;
     inv_engine *e;
-    te_start(dir, 2, &clk, &o, &p, &e, NULL);
+    fresh_start(dir, 2, &clk, &o, &p, &e);
+    snprintf(crashed, sizeof crashed, "%s-crash", dir);
     const uint32_t a = 0, b = 1;
     char x[32], y[32];
     order_on_shard(e, a, "X", x, sizeof x);
     order_on_shard(e, b, "Y", y, sizeof y);
-    T_STATUS(t_upsert_node(e, "WH-1", INV_NODE_WAREHOUSE, 31.2, 121.4, 0, 0), INV_OK);
     T_STATUS(t_adjust(e, "WH-1", "SKU-A", 2), INV_OK);
+    inv_persist_sync(p);
     T_STATUS(t_reserve1(e, x, "c1", "SKU-A", 2, 3600000), INV_OK);
     inv_persist_sync(p);
     /* Work before a shard's first pass counts as its pass 1, unsettled until it settles. */
@@ -353,39 +377,42 @@ Test(recovery_engine, regression_reply_waits_for_what_it_saw_on_other_shards) {
     inv_persist_pass_enter(p, a);
     T_STATUS(t_release(e, x), INV_OK);
     cr_assert_eq(last_op.lsn_shard, a);
+    uint64_t release_lsn = last_op.lsn;
     inv_persist_pass_settle(p, a); /* not flushed: the release is in A's buffer only */
+    t_expect_cell(e, "WH-1", "SKU-A", 2, 2, 0);
+    cr_assert_eq(t_stats(e).credits_waiting, 1, "the release's units wait for its record");
 
     inv_persist_pass_enter(p, b);
-    T_STATUS(t_reserve1(e, y, "c2", "SKU-A", 2, 3600000), INV_OK);
-    cr_assert_eq(last_op.lsn_shard, b);
-    inv_op y_op = last_op;
+    T_STATUS(t_reserve1(e, y, "c2", "SKU-A", 2, 3600000), INV_INSUFFICIENT_STOCK);
     inv_persist_deps deps;
     inv_persist_deps_capture(p, &deps);
     inv_wal_flush(inv_persist_wal(p, b));
     cr_assert_eq(inv_wal_sync(inv_persist_wal(p, b)), 0);
     inv_persist_pass_settle(p, b);
-
-    cr_assert(inv_persist_reply_ready(p, y_op.lsn_shard, y_op.lsn), "Y's own record is durable");
     cr_assert_not(inv_persist_deps_ready(p, &deps),
-                  "Y's reply may leave while the release it used (shard %u) is not durable", a);
+                  "B's reply may leave while what it saw on shard %u is not durable", a);
 
-    /* What a crash now would recover: the over-committed cell Y's reply must not reveal. */
-    tw_dir_copy(dir, crashed);
-    {
-        inv_persist *p2;
-        inv_engine *e2;
-        te_start(crashed, 2, &clk, &o, &p2, &e2, NULL);
-        inv_cell_view c = t_cell(e2, "WH-1", "SKU-A");
-        cr_assert_gt(c.reserved, c.on_hand, "the hazard is real: reserved %lld, on_hand %lld",
-                     (long long)c.reserved, (long long)c.on_hand);
-        te_stop(p2, e2);
-    }
+    inv_status xs, ys;
+    inv_resv_state xstate, ystate;
+    inv_cell_view c = cell_after_crash(dir, crashed, &clk, &o, x, &xs, &xstate);
+    cr_assert_leq(c.reserved, c.on_hand, "a crash now recovers an over-committed cell: "
+                  "reserved %lld, on_hand %lld", (long long)c.reserved, (long long)c.on_hand);
+    cr_assert(xs == INV_OK && xstate == INV_RESV_HELD, "the release was lost: X is HELD");
 
     inv_wal_flush(inv_persist_wal(p, a));
     cr_assert_eq(inv_wal_sync(inv_persist_wal(p, a)), 0);
     cr_assert_not(inv_persist_deps_ready(p, &deps), "ready before shard %u settled", a);
     inv_persist_pass_settle(p, a);
-    cr_assert(inv_persist_deps_ready(p, &deps), "the release is durable: Y may reply");
+    cr_assert(inv_persist_deps_ready(p, &deps), "the release is durable: B may reply");
+
+    /* The release is durable: its units are back, and Y may take them. */
+    cr_assert_eq(inv_engine_credit_durable(e), 1);
+    t_expect_cell(e, "WH-1", "SKU-A", 2, 0, 0);
+    T_STATUS(t_reserve1(e, y, "c2", "SKU-A", 2, 3600000), INV_OK);
+    cr_assert(inv_persist_durable(p, a, release_lsn));
+    inv_persist_sync(p);
+    c = cell_after_crash(dir, crashed, &clk, &o, y, &ys, &ystate);
+    cr_assert(c.reserved == 2 && c.on_hand == 2 && ys == INV_OK && ystate == INV_RESV_HELD);
 
     /* A shard that appends nothing more settles every later pass at once. */
     inv_persist_pass_enter(p, a);
@@ -394,5 +421,85 @@ Test(recovery_engine, regression_reply_waits_for_what_it_saw_on_other_shards) {
     cr_assert(inv_persist_deps_ready(p, &deps));
     te_stop(p, e);
     tw_dir_remove(dir);
-    tw_dir_remove(crashed);
+}
+
+/* Every kind of give-back waits for its record, whichever shard makes it: a restock,
+ * a return, a lowered safety stock, a raised purchase limit, a customer's limit count
+ * and a node's daily order count given back by a release. Each is checked the same
+ * way: right after the change (not yet durable) another order cannot use what it gives
+ * back; once the log is synced the next op can. The change's own answer already shows
+ * the cell as it will be. */
+Test(recovery_engine, every_give_back_waits_for_its_record) {
+    char dir[TW_PATH_MAX];
+    test_clock clk;
+    inv_persist_options o;
+    inv_persist *p;
+    inv_engine *e;
+    fresh_start(dir, 2, &clk, &o, &p, &e);
+    char id[32];
+    uint32_t n = 0;
+#define NEXT_ORDER() (snprintf(id, sizeof id, "g-%u", n++), id)
+
+    /* Restock: on_hand is exact at once (a set_to after it sees it), the units wait. */
+    T_STATUS(t_adjust(e, "WH-1", "SKU-A", 3), INV_OK);
+    cr_assert_eq(last_op.out.cell.available, 3, "the answer shows the cell once applied");
+    t_expect_cell(e, "WH-1", "SKU-A", 3, 3, 0);
+    T_STATUS(t_reserve1(e, NEXT_ORDER(), "c1", "SKU-A", 1, 3600000), INV_INSUFFICIENT_STOCK);
+    inv_persist_sync(p);
+    T_STATUS(t_reserve1(e, NEXT_ORDER(), "c1", "SKU-A", 1, 3600000), INV_OK);
+    t_expect_cell(e, "WH-1", "SKU-A", 3, 1, 0);
+
+    /* Return: the same through another op. */
+    T_STATUS(t_return(e, "WH-1", "SKU-B", 1, "ret-1"), INV_OK);
+    T_STATUS(t_reserve1(e, NEXT_ORDER(), "c1", "SKU-B", 1, 3600000), INV_INSUFFICIENT_STOCK);
+    inv_persist_sync(p);
+    T_STATUS(t_reserve1(e, NEXT_ORDER(), "c1", "SKU-B", 1, 3600000), INV_OK);
+
+    /* Safety lowered: the freed units wait; raised: applies once durable too (one FIFO
+     * keeps a later raise from being overtaken by an earlier lowering). */
+    T_STATUS(t_set_safety(e, "WH-1", "SKU-A", 2), INV_OK);
+    inv_persist_sync(p);
+    T_STATUS(t_reserve1(e, NEXT_ORDER(), "c1", "SKU-A", 1, 3600000), INV_INSUFFICIENT_STOCK);
+    T_STATUS(t_set_safety(e, "WH-1", "SKU-A", 0), INV_OK);
+    cr_assert_eq(last_op.out.cell.safety, 0);
+    cr_assert_eq(last_op.out.cell.available, 2);
+    T_STATUS(t_reserve1(e, NEXT_ORDER(), "c1", "SKU-A", 1, 3600000), INV_INSUFFICIENT_STOCK);
+    inv_persist_sync(p);
+    T_STATUS(t_reserve1(e, NEXT_ORDER(), "c1", "SKU-A", 1, 3600000), INV_OK);
+
+    /* Purchase limit: a raise waits; a release's limit count waits. */
+    T_STATUS(t_adjust(e, "WH-1", "SKU-L", 10), INV_OK);
+    T_STATUS(t_set_limit(e, "SKU-L", 1), INV_OK);
+    inv_persist_sync(p);
+    char held[32];
+    snprintf(held, sizeof held, "%s", NEXT_ORDER());
+    T_STATUS(t_reserve1(e, held, "c9", "SKU-L", 1, 3600000), INV_OK);
+    T_STATUS(t_set_limit(e, "SKU-L", 2), INV_OK);
+    T_STATUS(t_reserve1(e, NEXT_ORDER(), "c9", "SKU-L", 1, 3600000), INV_LIMIT_EXCEEDED);
+    inv_persist_sync(p);
+    T_STATUS(t_reserve1(e, NEXT_ORDER(), "c9", "SKU-L", 1, 3600000), INV_OK);
+    T_STATUS(t_release(e, held), INV_OK);
+    T_STATUS(t_reserve1(e, NEXT_ORDER(), "c9", "SKU-L", 1, 3600000), INV_LIMIT_EXCEEDED);
+    inv_persist_sync(p);
+    T_STATUS(t_reserve1(e, NEXT_ORDER(), "c9", "SKU-L", 1, 3600000), INV_OK);
+
+    /* Node capacity: a release's order count waits. */
+    T_STATUS(t_upsert_node(e, "ST-1", INV_NODE_STORE, 31.2, 121.4, 1, 0), INV_OK);
+    T_STATUS(t_adjust(e, "ST-1", "SKU-C", 5), INV_OK);
+    inv_persist_sync(p);
+    snprintf(held, sizeof held, "%s", NEXT_ORDER());
+    T_STATUS(t_reserve1(e, held, "c1", "SKU-C", 1, 3600000), INV_OK);
+    cr_assert_neq(t_reserve1(e, NEXT_ORDER(), "c1", "SKU-C", 1, 3600000), INV_OK,
+                  "ST-1 takes one order a day");
+    T_STATUS(t_release(e, held), INV_OK);
+    cr_assert_neq(t_reserve1(e, NEXT_ORDER(), "c1", "SKU-C", 1, 3600000), INV_OK,
+                  "the order count came back before its release was durable");
+    inv_persist_sync(p);
+    T_STATUS(t_reserve1(e, NEXT_ORDER(), "c1", "SKU-C", 1, 3600000), INV_OK);
+#undef NEXT_ORDER
+    inv_persist_sync(p);
+    cr_assert_eq(inv_engine_credit_durable(e), 0, "nothing waits once synced and applied");
+    cr_assert_eq(t_stats(e).credits_waiting, 0);
+    te_stop(p, e);
+    tw_dir_remove(dir);
 }

@@ -156,6 +156,13 @@ typedef struct inv_journal {
      * The journal may not fail here: a write error stops the process (DESIGN.md §6). */
     uint64_t (*append)(void *ctx, uint32_t shard, inv_rec_type type, const void *body,
                        uint32_t len);
+    /* The last LSN of shard `shard`'s log that is durable (any thread). When set, what
+     * a change gives back to other shards — units a release, expiry, restock or return
+     * frees, purchase-limit and capacity counts, a new safety stock or purchase limit —
+     * is applied only once the change's own record is durable, so a crash can never
+     * recover a record that used units whose release was lost (inv_shard_credit_durable).
+     * NULL: applied at once (a journal that is not a crash-safe log). */
+    uint64_t (*durable_lsn)(void *ctx, uint32_t shard);
 } inv_journal;
 
 typedef struct inv_engine_config {
@@ -437,6 +444,18 @@ uint32_t inv_shard_poll(inv_shard *s, inv_done_fn done, void *ctx);
 
 uint32_t inv_shard_index(const inv_shard *s);
 
+/* Apply what this shard's changes give back whose records are now durable (see
+ * inv_journal.durable_lsn); inv_shard_poll does it first thing. A loop that holds
+ * replies until their record is durable calls this after reaping its log and before
+ * releasing them, so that a client told "released" finds the units back.
+ * Shard's own thread. @return credits applied. */
+uint32_t inv_shard_credit_durable(inv_shard *s);
+/* The same for every shard (direct mode; inv_engine_execute does it first thing). */
+uint32_t inv_engine_credit_durable(inv_engine *e);
+/* Apply every waiting credit whatever the log says. Only when every record appended so
+ * far is durable and no shard thread runs: a snapshot taken after syncing every log. */
+uint32_t inv_engine_credit_all(inv_engine *e);
+
 /* ------------------------------------------------------------------------------------
  * Recovery and snapshots (direct mode: no shard thread runs).
  * ------------------------------------------------------------------------------------ */
@@ -478,6 +497,7 @@ typedef struct inv_engine_stats {
     uint64_t commits, releases, expirations;
     uint64_t reservation_bytes;       /* arena bytes in use by live reservations */
     uint64_t tombstones_dropped_early;/* ring full before the window ended */
+    uint64_t credits_waiting;         /* give-backs waiting for their record (credit.c) */
 } inv_engine_stats;
 
 void inv_engine_stats_read(const inv_engine *e, inv_engine_stats *out);

@@ -431,7 +431,7 @@ int inv_engine_sku_find(const inv_engine *e, const char *sku, uint32_t *out_sku)
     return sku_lookup(e, sku, len, out_sku);
 }
 
-void op_set_limit(inv_engine *e, inv_op *op) {
+void op_set_limit(inv_engine *e, inv_op *op, bool apply) {
     size_t len = 0;
     if (!id_check(op, "sku", op->in.limit.sku, &len)) return;
     uint32_t sku = 0;
@@ -440,8 +440,9 @@ void op_set_limit(inv_engine *e, inv_op *op) {
         op_fail(op, INV_RESOURCE_EXHAUSTED, "SKU table full (%u SKUs)", e->cfg.skus_max);
         return;
     }
-    atomic_store_explicit(&sku_at(e, sku)->limit, op->in.limit.limit_per_customer,
-                          memory_order_relaxed);
+    if (apply)
+        atomic_store_explicit(&sku_at(e, sku)->limit, op->in.limit.limit_per_customer,
+                              memory_order_relaxed);
     op_ok(op);
     op->out.limit.sku = sku;
 }
@@ -494,7 +495,11 @@ int limit_take(inv_engine *e, uint64_t customer_hash, uint32_t sku, uint32_t qty
 }
 
 void limit_give(inv_engine *e, uint64_t customer_hash, uint32_t sku, uint32_t qty) {
-    limit_slot *s = limit_slot_find(e, limit_key_of(customer_hash, sku), false);
+    limit_give_key(e, limit_key_of(customer_hash, sku), qty);
+}
+
+void limit_give_key(inv_engine *e, uint64_t key, uint32_t qty) {
+    limit_slot *s = limit_slot_find(e, key, false);
     assert(s != NULL);
     if (s == NULL) return;
     int64_t before = atomic_fetch_sub(&s->held, (int64_t)qty);

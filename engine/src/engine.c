@@ -192,6 +192,7 @@ static bool op_is_catalog(inv_op_type t) {
 inv_status inv_engine_execute(inv_engine *e, inv_op *op) {
     assert(op != NULL);
     if (e->catalog_dirty && !op_is_catalog(op->type)) catalog_publish_if_dirty(e, true);
+    inv_engine_credit_durable(e);
     uint32_t owner = inv_engine_op_owner(e, op, 0);
     op->origin_shard = owner;
     shard_execute(e->shards[owner], op);
@@ -199,6 +200,7 @@ inv_status inv_engine_execute(inv_engine *e, inv_op *op) {
 }
 
 uint32_t inv_engine_expire(inv_engine *e) {
+    inv_engine_credit_durable(e);
     uint32_t total = 0;
     for (uint32_t i = 0; i < e->shard_count; i++) {
         inv_shard *s = e->shards[i];
@@ -237,6 +239,7 @@ void inv_engine_stats_read(const inv_engine *e, inv_engine_stats *out) {
         SUM(expirations, expirations);
         SUM(reservation_bytes, reservation_bytes);
         SUM(tombstones_dropped_early, tombstones_dropped_early);
+        SUM(credits_waiting, credits_waiting);
 #undef SUM
     }
 }

@@ -171,9 +171,14 @@ void stock_untake(inv_engine *e, uint32_t cell, uint32_t qty);
 /* Commit: on_hand −= qty and reserved −= qty in one step. */
 void stock_commit(inv_engine *e, uint32_t cell, uint32_t qty);
 /* on_hand += delta, or on_hand = set_to; on_hand never below 0 (-ERANGE, untouched).
+ * `hold`: a rise of on_hand also raises reserved by as much in the same step, so the
+ * new units are not available until the caller lifts the hold (stock_untake, once the
+ * change's record is durable: credit.c); -EAGAIN if reserved would not fit.
  * @param[out] applied  the change of on_hand actually made. */
 int stock_adjust(inv_engine *e, uint32_t cell, bool has_set_to, int64_t delta,
-                 int64_t set_to, int64_t *applied);
+                 int64_t set_to, bool hold, int64_t *applied);
+/* Set a cell's safety stock (clears the SKU's sold-out flag when it went down). */
+void stock_safety_set(inv_engine *e, uint32_t cell, int32_t safety);
 
 static inline stock_cell *cell_at(const inv_engine *e, uint32_t cell);
 static inline const node_rec *node_at(const inv_engine *e, uint32_t node);
@@ -192,6 +197,8 @@ typedef struct limit_slot {
 int limit_take(inv_engine *e, uint64_t customer_hash, uint32_t sku, uint32_t qty,
                uint32_t limit);
 void limit_give(inv_engine *e, uint64_t customer_hash, uint32_t sku, uint32_t qty);
+/* limit_give by counter key (limit_key_of). */
+void limit_give_key(inv_engine *e, uint64_t key, uint32_t qty);
 /* The counter key of (customer, sku). */
 uint64_t limit_key_of(uint64_t customer_hash, uint32_t sku);
 /* Units held by customer on sku (tests, GetReservation). */
@@ -301,13 +308,16 @@ void stock_force(inv_engine *e, uint32_t cell, int64_t on_hand_delta, int64_t re
 void op_upsert_node(inv_engine *e, inv_op *op);
 void op_set_node_status(inv_engine *e, inv_op *op);
 void op_list_nodes(inv_engine *e, inv_op *op);
-void op_set_limit(inv_engine *e, inv_op *op);
+/* `apply` false: check and answer only; the caller stores the limit later (credit.c). */
+void op_set_limit(inv_engine *e, inv_op *op, bool apply);
 
-/* Stock ops (stock.c). */
-void op_set_safety(inv_engine *e, inv_op *op);
+/* Stock ops (stock.c). `defer`: what the op gives back waits for its record (credit.c)
+ * — SetSafety stores nothing, Adjust/Return hold a rise (stock_adjust) — and the answer
+ * shows the cell as it will be once applied. *out_cell: the cell (when INV_OK). */
+void op_set_safety(inv_engine *e, inv_op *op, bool defer, uint32_t *out_cell);
 void op_get_availability(inv_engine *e, inv_op *op);
 /* Adjust/Return body once dedupe is settled (the shard layer handles ref_id). */
-void op_adjust_apply(inv_engine *e, inv_op *op);
+void op_adjust_apply(inv_engine *e, inv_op *op, bool defer, uint32_t *out_cell);
 
 /* Status helper: set op->status and a printf-style message. Returns the status. */
 inv_status op_fail(inv_op *op, inv_status status, const char *fmt, ...)

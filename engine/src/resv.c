@@ -316,6 +316,9 @@ static uint64_t resv_finish(inv_shard *s, uint32_t h, inv_resv_state state, bool
     if (state != INV_RESV_COMMITTED)
         customer = inv_hash64(r->data + r->id_len, r->customer_len, SEED_CUSTOMER);
     uint64_t day = inv_day_of(s->now_ms);
+    /* The record first: what a release or expiry gives back waits for it (credit.c). */
+    uint64_t lsn = 0;
+    if (journal_on(s)) lsn = journal_finished_emit(s, r->data, r->id_len, state, s->now_ms);
     for (uint32_t i = 0; i < r->alloc_count; i++) {
         uint32_t qty = al[i].qty_flags & ALLOC_QTY_MASK;
         const stock_cell *c = cell_at(e, al[i].cell);
@@ -323,10 +326,11 @@ static uint64_t resv_finish(inv_shard *s, uint32_t h, inv_resv_state state, bool
             stock_commit(e, al[i].cell, qty);
             continue;
         }
-        stock_untake(e, al[i].cell, qty);
-        if (al[i].qty_flags & ALLOC_LIMIT_COUNTED) limit_give(e, customer, c->sku, qty);
+        credit_give(s, lsn, CREDIT_UNTAKE, al[i].cell, qty, 0);
+        if (al[i].qty_flags & ALLOC_LIMIT_COUNTED)
+            credit_give(s, lsn, CREDIT_LIMIT_GIVE, 0, qty, limit_key_of(customer, c->sku));
         if ((al[i].qty_flags & ALLOC_CAPACITY_COUNTED) && (uint16_t)day == r->created_day)
-            node_capacity_give(e, c->node, day);
+            credit_give(s, lsn, CREDIT_CAPACITY_GIVE, c->node, 0, day);
     }
     if (!from_timer) timer_remove(&s->timers, h);
     index_remove(s, h);
@@ -334,8 +338,6 @@ static uint64_t resv_finish(inv_shard *s, uint32_t h, inv_resv_state state, bool
     recent_entry *t = recent_add(&s->tombstones, r->key_hash, key2, s->now_ms);
     t->content_hash = r->content_hash;
     t->value = state;
-    uint64_t lsn = 0;
-    if (journal_on(s)) lsn = journal_finished_emit(s, r->data, r->id_len, state, s->now_ms);
     arena_free(&s->arena, h, r->order);
     s->resv_live--;
     return lsn;

@@ -78,7 +78,8 @@ int shard_open(inv_engine *e, uint32_t index, inv_shard **out) {
     s->route = route_scratch_new();
     s->sku_declared = calloc((e->cfg.skus_max + 63u) / 64u, sizeof(uint64_t));
     s->node_declared = calloc((e->cfg.nodes_max + 63u) / 64u, sizeof(uint64_t));
-    if (s->route == NULL || s->sku_declared == NULL || s->node_declared == NULL)
+    if (s->route == NULL || s->sku_declared == NULL || s->node_declared == NULL ||
+        credit_queue_open(s) != 0)
         return -ENOMEM;
     return resv_shard_open(s);
 }
@@ -112,6 +113,7 @@ void shard_close(inv_shard *s) {
     route_scratch_free(s->route);
     free(s->sku_declared);
     free(s->node_declared);
+    credit_queue_close(s);
     resv_shard_close(s);
     free(s);
 }
@@ -173,14 +175,23 @@ static uint64_t adjust_content_hash(const inv_op *op) {
     return inv_mix64(h + (uint64_t)op->in.adjust.set_to);
 }
 
+/* A restock or return's new units stay held until its record is durable (credit.c). */
+static void adjust_credit(inv_shard *s, const inv_op *op, uint32_t cell, bool defer) {
+    if (defer && op->out.cell.applied_delta > 0)
+        credit_give(s, op->lsn, CREDIT_UNTAKE, cell, (uint32_t)op->out.cell.applied_delta, 0);
+}
+
 /* Adjust / Return, remembering the ref_id on this (its owner) shard. */
 static void adjust_with_ref(inv_shard *s, inv_op *op) {
     const char *ref = op_ref_id(op);
+    bool defer = credit_deferred(s);
+    uint32_t cell = INV_NONE;
     if (ref == NULL || ref[0] == '\0') {
-        op_adjust_apply(s->e, op);
+        op_adjust_apply(s->e, op, defer, &cell);
         if (op->status == INV_OK && op->out.cell.applied_delta != 0 && journal_on(s))
             op->lsn = journal_stock_delta_emit(s, op->out.cell.sku, op->out.cell.node,
                                                op->out.cell.applied_delta, NULL);
+        if (op->status == INV_OK) adjust_credit(s, op, cell, defer);
         return;
     }
     size_t len = 0;
@@ -206,7 +217,7 @@ static void adjust_with_ref(inv_shard *s, inv_op *op) {
         op_fail(op, INV_DUPLICATE_REF, "ref_id '%s' already applied", ref);
         return;
     }
-    op_adjust_apply(s->e, op);
+    op_adjust_apply(s->e, op, defer, &cell);
     if (op->status != INV_OK) return;
     recent_entry *en = recent_add(&s->refs, k1, k2, s->now_ms);
     en->content_hash = content;
@@ -214,6 +225,7 @@ static void adjust_with_ref(inv_shard *s, inv_op *op) {
     if (journal_on(s))
         op->lsn = journal_stock_delta_emit(s, op->out.cell.sku, op->out.cell.node,
                                            op->out.cell.applied_delta, en);
+    adjust_credit(s, op, cell, defer);
 }
 
 static void shard_stats_publish(inv_shard *s) {
@@ -228,6 +240,7 @@ static void shard_stats_publish(inv_shard *s) {
 
 void shard_execute(inv_shard *s, inv_op *op) {
     inv_engine *e = s->e;
+    uint32_t cell = INV_NONE;
     s->now_ms = engine_now_ms(e);
     op->lsn = 0;
     op->lsn_shard = s->index;
@@ -243,14 +256,22 @@ void shard_execute(inv_shard *s, inv_op *op) {
     case INV_OP_UPSERT_NODE: op_upsert_node(e, op); break;
     case INV_OP_SET_NODE_STATUS: op_set_node_status(e, op); break;
     case INV_OP_LIST_NODES: op_list_nodes(e, op); break;
-    case INV_OP_SET_SAFETY: op_set_safety(e, op); break;
-    case INV_OP_SET_LIMIT: op_set_limit(e, op); break;
+    case INV_OP_SET_SAFETY: op_set_safety(e, op, credit_deferred(s), &cell); break;
+    case INV_OP_SET_LIMIT: op_set_limit(e, op, !credit_deferred(s)); break;
     default: op_fail(op, INV_INVALID_ARGUMENT, "unknown op type %d", (int)op->type); return;
     }
     if (op->type <= INV_OP_EXTEND) {
         shard_stats_publish(s);
     } else {
         journal_op_emit(s, op);
+    }
+    /* A new safety or limit is stored once its record is durable (credit.c). */
+    if (op->status == INV_OK && credit_deferred(s)) {
+        if (op->type == INV_OP_SET_SAFETY)
+            credit_give(s, op->lsn, CREDIT_SAFETY_SET, cell, op->in.safety.safety, 0);
+        if (op->type == INV_OP_SET_LIMIT)
+            credit_give(s, op->lsn, CREDIT_LIMIT_SET, op->out.limit.sku,
+                        op->in.limit.limit_per_customer, 0);
     }
     /* An answer read from state this shard logged (a retry, a DUPLICATE_REF, a GET)
      * may describe a record still in flight: it waits for everything logged so far. */
@@ -320,7 +341,7 @@ uint32_t inv_shard_poll(inv_shard *s, inv_done_fn done, void *ctx) {
     inv_engine *e = s->e;
     /* Quiescent point: this thread holds no geo snapshot pointer here. */
     atomic_store_explicit(&s->seen_epoch, atomic_load(&e->geo_epoch), memory_order_release);
-    uint32_t handled = 0;
+    uint32_t handled = inv_shard_credit_durable(s);
     for (uint32_t j = 0; j < e->shard_count; j++) {
         if (j == s->index) continue;
         handled += poll_requests(s, j);

@@ -47,7 +47,26 @@ typedef struct shard_stats {
     _Atomic uint64_t reserves_ok, reserves_failed, sold_out_fast_path;
     _Atomic uint64_t commits, releases, expirations;
     _Atomic uint64_t live, tombstones, reservation_bytes, tombstones_dropped_early;
+    _Atomic uint64_t credits_waiting;
 } shard_stats;
+
+/* ------------------------------------------------------------------------------------
+ * Credits: what a change gives back, waiting for its record to be durable (credit.c).
+ * ------------------------------------------------------------------------------------ */
+typedef enum credit_kind {
+    CREDIT_UNTAKE = 1,        /* a = cell, b = qty */
+    CREDIT_LIMIT_GIVE = 2,    /* key = limit counter key, b = qty */
+    CREDIT_CAPACITY_GIVE = 3, /* a = node, key = business day */
+    CREDIT_SAFETY_SET = 4,    /* a = cell, b = safety */
+    CREDIT_LIMIT_SET = 5,     /* a = sku, b = limit per customer */
+} credit_kind;
+
+typedef struct credit_entry {
+    uint64_t lsn;             /* the record that must be durable first */
+    uint64_t key;
+    uint32_t a, b;
+    uint32_t kind;            /* credit_kind */
+} credit_entry;
 
 struct inv_shard {
     inv_engine *e;
@@ -73,6 +92,9 @@ struct inv_shard {
     /* SKUs and nodes this shard's log has named (journal.c), one bit each. */
     uint64_t *sku_declared;
     uint64_t *node_declared;
+    /* Credits waiting for their record to be durable: a ring in LSN order (credit.c). */
+    credit_entry *credits;
+    uint32_t credit_head, credit_count, credit_cap; /* cap: a power of two */
 
     /* rings_in_req[j]: ops shard j forwards here; rings_in_rsp[j]: completions of ops
      * this shard forwarded to shard j. */
@@ -91,6 +113,20 @@ void resv_get(inv_shard *s, inv_op *op);
 /* Expire up to `max` due reservations and drop tombstones past the window.
  * @return reservations expired. */
 uint32_t resv_expire_due(inv_shard *s, uint32_t max);
+
+/* credit.c */
+int credit_queue_open(inv_shard *s);
+void credit_queue_close(inv_shard *s);
+/* Whether what this shard gives back waits for its record to be durable: a journal
+ * that reports durability is set, and this is not a replay. */
+static inline bool credit_deferred(const inv_shard *s) {
+    const inv_journal *j = &s->e->cfg.journal;
+    return j->append != NULL && j->durable_lsn != NULL && !s->e->replaying;
+}
+/* Give back (see credit_kind) once record `lsn` is durable, or now when nothing is
+ * deferred. Called after the record was appended, in this shard's LSN order. */
+void credit_give(inv_shard *s, uint64_t lsn, credit_kind kind, uint32_t a, uint32_t b,
+                 uint64_t key);
 
 /* shard.c */
 int shard_open(inv_engine *e, uint32_t index, inv_shard **out);

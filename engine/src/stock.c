@@ -148,7 +148,7 @@ void stock_commit(inv_engine *e, uint32_t c, uint32_t qty) {
 }
 
 int stock_adjust(inv_engine *e, uint32_t c, bool has_set_to, int64_t delta, int64_t set_to,
-                 int64_t *applied) {
+                 bool hold, int64_t *applied) {
     assert(applied != NULL);
     stock_cell *cell = cell_at(e, c);
     uint64_t w = atomic_load_explicit(&cell->word, memory_order_acquire);
@@ -158,14 +158,23 @@ int stock_adjust(inv_engine *e, uint32_t c, bool has_set_to, int64_t delta, int6
         target = has_set_to ? set_to : on_hand + delta;
         if (target < 0 && target < on_hand) return -ERANGE;
         if (target > (int64_t)INV_QTY_MAX) return -ERANGE;
-        uint64_t next = stock_word((int32_t)target, stock_word_reserved(w));
+        int64_t reserved = stock_word_reserved(w);
+        if (hold && target > on_hand) reserved += target - on_hand;
+        if (reserved > (int64_t)UINT32_MAX) return -EAGAIN;
+        uint64_t next = stock_word((int32_t)target, (uint32_t)reserved);
         if (atomic_compare_exchange_weak(&cell->word, &w, next)) {
             *applied = target - on_hand;
             break;
         }
     }
-    if (*applied > 0) sku_stock_increased(e, cell->sku);
+    if (*applied > 0 && !hold) sku_stock_increased(e, cell->sku);
     return 0;
+}
+
+void stock_safety_set(inv_engine *e, uint32_t c, int32_t safety) {
+    stock_cell *cell = cell_at(e, c);
+    int32_t before = atomic_exchange(&cell->safety, safety);
+    if (safety < before) sku_stock_increased(e, cell->sku);
 }
 
 void stock_force(inv_engine *e, uint32_t c, int64_t on_hand_delta, int64_t reserved_delta) {
@@ -240,7 +249,7 @@ static void cell_view_fill(const inv_engine *e, uint32_t c, inv_cell_view *v) {
     inv_engine_cell_read(e, cell->sku, cell->node, v);
 }
 
-void op_adjust_apply(inv_engine *e, inv_op *op) {
+void op_adjust_apply(inv_engine *e, inv_op *op, bool defer, uint32_t *out_cell) {
     bool is_return = op->type == INV_OP_RETURN;
     const char *node_id = is_return ? op->in.ret.node_id : op->in.adjust.node_id;
     const char *sku = is_return ? op->in.ret.sku : op->in.adjust.sku;
@@ -267,27 +276,41 @@ void op_adjust_apply(inv_engine *e, inv_op *op) {
     uint32_t c = 0;
     if (!cell_resolve(e, op, node_id, sku, &c)) return;
     int64_t applied = 0;
-    if (stock_adjust(e, c, has_set_to, delta, set_to, &applied) != 0) {
+    int rc = stock_adjust(e, c, has_set_to, delta, set_to, defer, &applied);
+    if (rc == -EAGAIN) {
+        op_fail(op, INV_RESOURCE_EXHAUSTED,
+                "too many restocks of '%s' at '%s' waiting for the log; retry", sku, node_id);
+        return;
+    }
+    if (rc != 0) {
         op_fail(op, INV_INVALID_ARGUMENT, "on_hand would go below 0 or above %u", INV_QTY_MAX);
         return;
     }
     op_ok(op);
     cell_view_fill(e, c, &op->out.cell);
     op->out.cell.applied_delta = applied;
+    if (defer && applied > 0) { /* show the units as they will be once the hold lifts */
+        op->out.cell.reserved -= applied;
+        op->out.cell.available += applied;
+    }
+    *out_cell = c;
 }
 
-void op_set_safety(inv_engine *e, inv_op *op) {
+void op_set_safety(inv_engine *e, inv_op *op, bool defer, uint32_t *out_cell) {
     if (op->in.safety.safety > INV_QTY_MAX) {
         op_fail(op, INV_INVALID_ARGUMENT, "safety must be ≤ %u", INV_QTY_MAX);
         return;
     }
     uint32_t c = 0;
     if (!cell_resolve(e, op, op->in.safety.node_id, op->in.safety.sku, &c)) return;
-    stock_cell *cell = cell_at(e, c);
-    int32_t before = atomic_exchange(&cell->safety, (int32_t)op->in.safety.safety);
-    if ((int32_t)op->in.safety.safety < before) sku_stock_increased(e, cell->sku);
+    if (!defer) stock_safety_set(e, c, (int32_t)op->in.safety.safety);
     op_ok(op);
     cell_view_fill(e, c, &op->out.cell);
+    if (defer) { /* the cell as it will be once the new value is stored */
+        op->out.cell.available += op->out.cell.safety - (int64_t)op->in.safety.safety;
+        op->out.cell.safety = (int64_t)op->in.safety.safety;
+    }
+    *out_cell = c;
 }
 
 /* Insert `en` into the nearest-first array `out` of at most `cap` entries. */

@@ -209,6 +209,10 @@ static void render_engine(const net_server *srv, out_buf *o) {
         {"invd_tombstones_dropped_early_total", "counter",
          "Tombstones dropped before the idempotency window ended (table full).",
          es.tombstones_dropped_early},
+        {"invd_credits_waiting", "gauge",
+         "Give-backs (released units, restocks, limit and capacity counts) waiting for "
+         "their WAL record to be durable.",
+         es.credits_waiting},
     };
     for (size_t k = 0; k < sizeof e / sizeof e[0]; k++) {
         out_head(o, e[k].name, e[k].type, e[k].help);

@@ -333,7 +333,8 @@ uint64_t net_wall_ms(void);
 int net_wal_open(net_server *srv, inv_engine_config *ecfg, char *err, size_t errlen);
 int net_wal_recover(net_server *srv, char *err, size_t errlen);
 void net_wal_close(net_server *srv);
-/* Durable LSN of shard `shard`'s log; any thread. UINT64_MAX when not logging. */
+/* Durable LSN of shard `shard`'s log, once what its records give back is applied
+ * (engine credit.c); any thread. UINT64_MAX when not logging. */
 uint64_t net_wal_durable_lsn(const net_server *srv, uint32_t shard);
 /* Once per loop pass on shard `shard`'s thread: reap, then start writing what was
  * appended. A failed write or fdatasync exits the process (inv_persist.h).

@@ -22,8 +22,10 @@
  *
  * Durability. With durability=fsync a reply waits until op.lsn is durable in log
  * op.lsn_shard (which may be another shard's log), and until every record its op could
- * have seen on any shard is durable (its dependency group: net_wal_pass_settle; a
- * reserve may use units another shard's release put back a moment before). The engine
+ * have seen on any shard is durable (its dependency group: net_wal_pass_settle; an
+ * Adjust(set_to) may turn another shard's unlogged commit into its delta). What a
+ * durable record gives back (a release's units) is applied before replies on that log
+ * are released (net_wal_flush), so a client told "released" finds the units. The engine
  * sets op.lsn for every answer that rests on logged state: the op's own record, or —
  * for an idempotent retry, DUPLICATE_REF, a refusal, a GetReservation — the last record
  * its shard had logged, so no reply reports state that a crash could still take back.

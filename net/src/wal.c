@@ -25,6 +25,10 @@ typedef struct wal_shard {
     _Alignas(NET_CACHE_LINE) inv_wal *w; /* used by the shard's thread only */
     uint64_t durable_seen;               /* last durable LSN that thread saw */
     inv_reply_gate *gate;                /* cross-shard dependencies of its replies */
+    /* Durable, and what those records give back applied (inv_shard_credit_durable):
+     * replies on any shard wait for this, so a client told "released" finds the units
+     * back. Written by the shard's thread, read by every shard. */
+    _Atomic uint64_t reply_lsn;
 } wal_shard;
 
 struct net_wal {
@@ -95,6 +99,7 @@ int net_wal_recover(net_server *srv, char *err, size_t errlen) {
     for (uint32_t i = 0; i < w->shards; i++) {
         w->sh[i].w = inv_persist_wal(w->p, i);
         w->sh[i].durable_seen = inv_wal_durable_lsn(w->sh[i].w);
+        atomic_store(&w->sh[i].reply_lsn, w->sh[i].durable_seen);
         rc = inv_reply_gate_open(&w->sh[i].gate, w->p, i);
         if (rc != 0) {
             snprintf(err, errlen, "reply gate of shard %u: %s", i, strerror(-rc));
@@ -121,7 +126,7 @@ void net_wal_close(net_server *srv) {
 uint64_t net_wal_durable_lsn(const net_server *srv, uint32_t shard) {
     assert(shard < srv->shard_count);
     if (srv->wal == NULL) return UINT64_MAX;
-    return inv_wal_durable_lsn(srv->wal->sh[shard].w);
+    return atomic_load_explicit(&srv->wal->sh[shard].reply_lsn, memory_order_acquire);
 }
 
 int net_wal_flush(net_server *srv, uint32_t shard) {
@@ -133,6 +138,8 @@ int net_wal_flush(net_server *srv, uint32_t shard) {
     uint64_t d = inv_wal_durable_lsn(ws->w);
     if (d == ws->durable_seen) return 0;
     ws->durable_seen = d;
+    inv_shard_credit_durable(inv_engine_shard(srv->engine, shard));
+    atomic_store_explicit(&ws->reply_lsn, d, memory_order_release);
     return 1;
 }
 

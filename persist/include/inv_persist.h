@@ -243,12 +243,17 @@ bool inv_persist_reply_ready(const inv_persist *p, uint32_t shard, uint64_t lsn)
 /* ------------------------------------------------------------------------------------
  * Cross-shard causality: replies wait for what they saw on other shards.
  *
- * Shards share stock cells, limit counters and node capacity. An op on shard B can use
- * what an op on shard A made visible a moment earlier — units a release, expiry or
- * restock put back — before A's record of it is durable. B's own record becoming
- * durable is then not enough: a crash could keep B's reserve and lose A's release, and
- * the recovered cell would be over-committed. So a reply also waits until every record
- * any shard had appended (or was about to append) when the op finished is durable.
+ * Shards share stock cells, limit counters and node capacity, and each logs only its
+ * own changes. Two rules keep a crash from exposing a state the logs cannot rebuild:
+ *   - Logs: what a change gives back (units a release, expiry or restock frees, limit
+ *     and capacity counts, a new safety stock or limit) reaches the shared counters only
+ *     once the change's record is durable (the journal's durable_lsn; engine credit.c).
+ *     So no record, durable or not, ever used what a lost record gave back.
+ *   - Replies (below): an op on shard B still sees A's other changes before they are
+ *     durable — a commit's lower on_hand that B's Adjust(set_to) turns into a delta, a
+ *     reservation a retry or GetReservation reports. So a reply also waits until every
+ *     record any shard had appended (or was about to append) when the op finished is
+ *     durable.
  *
  * Each shard thread brackets its engine work in passes:
  *   inv_persist_pass_enter()  before any engine call that may change state (submit,

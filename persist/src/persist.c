@@ -148,9 +148,16 @@ static uint64_t persist_journal_append(void *ctx, uint32_t shard, inv_rec_type t
     return inv_wal_append(p->wal[shard], type, body, len);
 }
 
+static uint64_t persist_journal_durable(void *ctx, uint32_t shard) {
+    const inv_persist *p = ctx;
+    assert(shard < p->shard_count);
+    return p->wal[shard] == NULL ? 0 : inv_wal_durable_lsn(p->wal[shard]);
+}
+
 inv_journal inv_persist_journal(inv_persist *p) {
     assert(p != NULL);
-    return (inv_journal){.ctx = p, .append = persist_journal_append};
+    return (inv_journal){
+        .ctx = p, .append = persist_journal_append, .durable_lsn = persist_journal_durable};
 }
 
 inv_wal *inv_persist_wal(inv_persist *p, uint32_t shard) {

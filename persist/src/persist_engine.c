@@ -23,8 +23,12 @@ static void persist_engine_prefetch(void *ctx, uint32_t shard, inv_rec_type type
     inv_engine_replay_prefetch(ctx, shard, type, body, len);
 }
 
+/* In the snapshot child: every log was synced before the fork, so every credit still
+ * waiting in the parent's copy is durable; apply them in the child's copy so that the
+ * state written matches each shard's LSN (the parent applies its own as it learns). */
 static int persist_engine_source(void *ctx, inv_snapshot_emit_fn emit, void *emit_ctx) {
     assert(ctx != NULL);
+    inv_engine_credit_all(ctx);
     return inv_engine_snapshot(ctx, emit, emit_ctx);
 }
 
@@ -40,6 +44,7 @@ int inv_persist_recover(inv_persist *p, inv_engine *e, inv_recovery_report *rep,
     uint64_t t0 = io_now_ns();
     rep->expired = inv_engine_recovered(e);
     inv_persist_sync(p);
+    inv_engine_credit_durable(e); /* what those expiries gave back is durable now */
     rep->elapsed_ns += io_now_ns() - t0;
     return 0;
 }
