@@ -68,6 +68,7 @@ static void credit_grow(inv_shard *s) {
 }
 
 static void credit_apply(inv_engine *e, const credit_entry *c) {
+    assert(c->kind >= CREDIT_UNTAKE && c->kind <= CREDIT_LIMIT_SET);
     switch ((credit_kind)c->kind) {
     case CREDIT_UNTAKE: stock_untake(e, c->a, c->b); return;
     case CREDIT_LIMIT_GIVE: limit_give_key(e, c->key, c->b); return;
@@ -75,7 +76,6 @@ static void credit_apply(inv_engine *e, const credit_entry *c) {
     case CREDIT_SAFETY_SET: stock_safety_set(e, c->a, (int32_t)c->b); return;
     case CREDIT_LIMIT_SET: atomic_store(&sku_at(e, c->a)->limit, c->b); return;
     }
-    assert(!"unknown credit kind");
 }
 
 void credit_give(inv_shard *s, uint64_t lsn, credit_kind kind, uint32_t a, uint32_t b,
