@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: dependencies, a -Werror build, every Criterion
-# suite under ctest, then the concurrency stress suite again under ThreadSanitizer and
-# the engine suites under AddressSanitizer + UBSan. CI-sized throughout.
+# suite under ctest, then the concurrency stress suites and a loaded invd under
+# ThreadSanitizer, and every suite under AddressSanitizer + UBSan. CI-sized throughout.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
@@ -26,6 +26,9 @@ build build-tsan --target test_stress --target test_shard \
   -DCMAKE_BUILD_TYPE=Debug -DINV_SANITIZE=thread -DCMAKE_C_COMPILER=clang-14
 INV_STRESS_OPS=${INV_STRESS_OPS_TSAN:-200000} \
   ctest --test-dir build-tsan --output-on-failure -R 'test_stress|test_shard'
+
+echo "== ThreadSanitizer: the server under load (shard loops, forwarding, snapshots)"
+scripts/tsan_server.sh build-tsan build
 
 echo "== AddressSanitizer + UBSan: every suite"
 build build-asan -DCMAKE_BUILD_TYPE=Debug -DINV_SANITIZE=address,undefined -DCMAKE_C_COMPILER=clang-14
