@@ -23,8 +23,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "test_support.h"
+
 #define SMOKE_TIMEOUT_MS 90000
-#define SMOKE_POLL_US 20000
 #define SMOKE_JSON_MAX (16u << 20)
 #define SMOKE_ARGS_MAX 48
 /* Open loop: rate × seconds requests, give or take the start and end of the schedule. */
@@ -36,12 +37,6 @@
 #define SMOKE_INTERRUPT_MS 6000u
 #define SMOKE_STOP_MS_MAX 16000u
 #define SMOKE_EXIT_INTERRUPTED 130
-
-static uint64_t smoke_now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 static bool smoke_on_path(const char *prog) {
     const char *path = getenv("PATH");
@@ -69,32 +64,7 @@ static int smoke_invbench(const char *dir, const char *const *extra, uint64_t in
     int n = 14;
     for (int i = 0; extra[i] != NULL && n < SMOKE_ARGS_MAX - 1; i++) argv[n++] = extra[i];
     argv[n] = NULL;
-    pid_t pid = fork();
-    cr_assert(pid >= 0, "fork: %s", strerror(errno));
-    if (pid == 0) {
-        int fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (fd >= 0) dup2(fd, STDERR_FILENO);
-        if (fd >= 0) dup2(fd, STDOUT_FILENO);
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    uint64_t start = smoke_now_ms(), deadline = start + SMOKE_TIMEOUT_MS;
-    int status = 0;
-    bool interrupted = false;
-    while (smoke_now_ms() < deadline) {
-        if (interrupt_ms != 0 && !interrupted && smoke_now_ms() - start >= interrupt_ms) {
-            kill(pid, SIGINT); /* what Ctrl-C sends */
-            interrupted = true;
-        }
-        if (waitpid(pid, &status, WNOHANG) == pid)
-            return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-        usleep(SMOKE_POLL_US);
-    }
-    kill(pid, SIGINT); /* invbench stops its servers on SIGINT */
-    usleep(SMOKE_POLL_US * 100);
-    kill(pid, SIGKILL);
-    waitpid(pid, &status, 0);
-    return -1;
+    return t_run_child(argv, log_path, SMOKE_TIMEOUT_MS, interrupt_ms);
 }
 
 static char *smoke_json(const char *dir) {
@@ -235,9 +205,9 @@ Test(invbench_smoke, ctrl_c_reports_what_ran_and_stops_the_server, .timeout = 12
     smoke_dir(dir, sizeof dir);
     const char *extra[] = {"--systems", "invd", "--warmup-s", "0.5", "--flash-s", "0.5",
                            "--steady-s", "60", "--no-half-peak", NULL};
-    uint64_t t0 = smoke_now_ms();
+    uint64_t t0 = test_mono_ms();
     int rc = smoke_invbench(dir, extra, SMOKE_INTERRUPT_MS);
-    uint64_t took = smoke_now_ms() - t0;
+    uint64_t took = test_mono_ms() - t0;
     cr_assert_eq(rc, SMOKE_EXIT_INTERRUPTED, "invbench exited %d after SIGINT (log in %s/invbench.log)",
                  rc, dir);
     cr_expect_lt(took, SMOKE_INTERRUPT_MS + SMOKE_STOP_MS_MAX, "stopping took %llu ms",

@@ -2,10 +2,15 @@
 #include "test_support.h"
 
 #include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 _Thread_local inv_op last_op;
 
@@ -161,6 +166,42 @@ uint64_t test_mono_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+#define CHILD_POLL_US 20000u
+#define CHILD_KILL_GRACE_MS 2000u
+
+int t_run_child(const char *const *argv, const char *log_path, uint64_t timeout_ms,
+                uint64_t interrupt_ms) {
+    pid_t pid = fork();
+    cr_assert(pid >= 0, "fork: %s", strerror(errno));
+    if (pid == 0) {
+        int fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd >= 0) dup2(fd, STDERR_FILENO);
+        if (fd >= 0) dup2(fd, STDOUT_FILENO);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    uint64_t start = test_mono_ms(), deadline = start + timeout_ms;
+    int status = 0;
+    bool interrupted = false;
+    while (test_mono_ms() < deadline) {
+        if (interrupt_ms != 0 && !interrupted && test_mono_ms() - start >= interrupt_ms) {
+            kill(pid, SIGINT);
+            interrupted = true;
+        }
+        if (waitpid(pid, &status, WNOHANG) == pid)
+            return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+        usleep(CHILD_POLL_US);
+    }
+    kill(pid, SIGINT); /* a chance to stop what it started */
+    for (uint64_t end = test_mono_ms() + CHILD_KILL_GRACE_MS; test_mono_ms() < end;) {
+        if (waitpid(pid, &status, WNOHANG) == pid) return -1;
+        usleep(CHILD_POLL_US);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    return -1;
 }
 
 inv_engine *test_engine_open_config(const inv_engine_config *cfg) {

@@ -82,6 +82,13 @@ uint64_t test_clock_atomic_read(void *ctx);
 /* Monotonic wall time in ms, for deadlines and pacing. */
 uint64_t test_mono_ms(void);
 
+/* Run a program (argv[0] is its path; argv ends with NULL) as a child, its stdout and
+ * stderr into `log_path`. SIGINT after `interrupt_ms` when non-zero (what Ctrl-C
+ * sends). Waited for `timeout_ms` at most; then SIGINT, and SIGKILL 2 s later, by its
+ * pid. @return its exit status, or -1 when it ended by a signal or the timeout. */
+int t_run_child(const char *const *argv, const char *log_path, uint64_t timeout_ms,
+                uint64_t interrupt_ms);
+
 /* Open an engine from a full config (clock included); fails the test on error. */
 inv_engine *test_engine_open_config(const inv_engine_config *cfg);
 /* Defaults with small tables (64 nodes, 1024 SKUs, 8192 cells, 8192 reservations,
