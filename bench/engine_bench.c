@@ -997,6 +997,7 @@ static void bench_free(bench *b) {
         free(b->w[i].slots);
         free(b->w[i].free_stack);
         free(b->w[i].fq);
+        free(b->w[i].dq);
     }
     free(b->w);
     inv_scenario_free(b->s);

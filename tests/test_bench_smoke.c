@@ -22,8 +22,9 @@
 #define BENCH_LOG_MAX (1u << 20)
 
 /* Run `prog` with `args` (NULL-terminated), its output in dir/bench.log; return the
- * log (malloc'd) and fail unless it exited 0. */
-static char *bench_run(const char *dir, const char *prog, const char *const *args) {
+ * log (a static buffer: each test runs in its own process) and fail unless it exited 0. */
+static const char *bench_run(const char *dir, const char *prog, const char *const *args) {
+    static char log[BENCH_LOG_MAX + 1];
     const char *argv[BENCH_ARGS_MAX] = {prog};
     int n = 1;
     for (int i = 0; args[i] != NULL && n < BENCH_ARGS_MAX - 1; i++) argv[n++] = args[i];
@@ -33,8 +34,6 @@ static char *bench_run(const char *dir, const char *prog, const char *const *arg
     int rc = t_run_child(argv, log_path, BENCH_TIMEOUT_MS, 0);
     FILE *f = fopen(log_path, "r");
     cr_assert_not_null(f, "%s: %s", log_path, strerror(errno));
-    char *log = calloc(1, BENCH_LOG_MAX + 1);
-    cr_assert_not_null(log);
     size_t len = fread(log, 1, BENCH_LOG_MAX, f);
     log[len] = '\0';
     fclose(f);
@@ -53,10 +52,9 @@ static void engine_bench_wal(const char *const *extra) {
     int n = 16;
     for (int i = 0; extra[i] != NULL && n < BENCH_ARGS_MAX - 1; i++) args[n++] = extra[i];
     args[n] = NULL;
-    char *log = bench_run(dir, ENGINE_BENCH_PATH, args);
+    const char *log = bench_run(dir, ENGINE_BENCH_PATH, args);
     cr_expect(strstr(log, "never oversold") != NULL && strstr(log, "FAILED") == NULL,
               "engine_bench did not report a passing check:\n%s", log);
-    free(log);
     tw_dir_remove(wal);
     tw_dir_remove(dir);
 }
@@ -85,9 +83,8 @@ Test(bench_smoke, wal_bench_writes_and_replays, .timeout = 150) {
     tw_dir_make(dir);
     const char *args[] = {"--runs", "1", "--seconds", "1", "--records", "200000", "--dir",
                           dir, NULL};
-    char *log = bench_run(dir, WAL_BENCH_PATH, args);
+    const char *log = bench_run(dir, WAL_BENCH_PATH, args);
     cr_expect(strstr(log, "replay") != NULL || strstr(log, "recover") != NULL,
               "wal_bench printed no recovery figure:\n%s", log);
-    free(log);
     tw_dir_remove(dir);
 }
