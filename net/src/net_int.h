@@ -358,6 +358,9 @@ bool net_wal_busy(const net_server *srv, uint32_t shard);
 bool net_wal_snapshot_due(net_server *srv);
 int net_wal_snapshot_start(net_server *srv);
 void net_wal_snapshot_poll(net_server *srv);
+/* Shard 0's thread, stopping: wait for a running snapshot to end. The child dies with
+ * the thread that forked it (PR_SET_PDEATHSIG), so that thread must outlive it. */
+void net_wal_snapshot_finish(net_server *srv);
 /* Final flush at shutdown (every shard thread has stopped). */
 int net_wal_sync_all(net_server *srv);
 /* Metrics text about the WAL, appended to buf. @return bytes written. */

@@ -355,6 +355,7 @@ void *shard_thread_main(void *arg) {
         net_log_shard(INV_LOG_WARN, sh->index, "drain timed out: %u requests dropped",
                       sh->slots_used);
     shard_close_all(sh);
+    if (sh->index == 0) net_wal_snapshot_finish(srv); /* it forked the snapshot child */
     atomic_fetch_add(&srv->exited, 1);
     return NULL;
 }

@@ -181,6 +181,13 @@ void net_wal_snapshot_poll(net_server *srv) {
     if (st == INV_SNAPSHOT_FAILED) inv_log(INV_LOG_ERROR, "snapshot failed; the log is kept");
 }
 
+void net_wal_snapshot_finish(net_server *srv) {
+    if (srv->wal == NULL) return;
+    inv_snapshot_state st = inv_persist_snapshot_wait(srv->wal->p);
+    if (st == INV_SNAPSHOT_DONE) inv_log(INV_LOG_INFO, "snapshot durable (finished while stopping)");
+    if (st == INV_SNAPSHOT_FAILED) inv_log(INV_LOG_ERROR, "snapshot failed; the log is kept");
+}
+
 int net_wal_sync_all(net_server *srv) {
     if (srv->wal == NULL) return 0;
     return inv_persist_sync(srv->wal->p);

@@ -327,6 +327,8 @@ void inv_persist_close(inv_persist *p);
  * resumes at once and polls; once the child succeeded, the snapshot before the
  * previous one and the WAL segments the previous one no longer needs are deleted (two
  * snapshots are kept, so a damaged newest one still has its predecessor and its log).
+ * The child dies with the thread that started it (PR_SET_PDEATHSIG: no orphan keeps
+ * writing after a crash), so that thread must poll or wait for it before it ends.
  * ------------------------------------------------------------------------------------ */
 typedef enum inv_snapshot_state {
     INV_SNAPSHOT_IDLE = 0,    /* none running; nothing new to report */
