@@ -287,5 +287,7 @@ Test(e2e_ops, admin_endpoints) {
     cr_assert(strstr(body, "invd_durability_mode{mode=\"fsync\"} 1") != NULL);
     cr_assert(strstr(body, "invd_wal_batches_total") != NULL);
     cr_assert(strstr(body, "invd_shard_inflight{shard=\"1\"}") != NULL);
+    /* Every restock was answered, so each one's units are back: nothing waits. */
+    cr_assert(strstr(body, "invd_credits_waiting 0\n") != NULL, "give-backs still waiting");
     cr_assert_eq(e2e_http_get(&srv, "/nope", body, sizeof body), 404);
 }
