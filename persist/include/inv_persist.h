@@ -249,11 +249,11 @@ bool inv_persist_reply_ready(const inv_persist *p, uint32_t shard, uint64_t lsn)
  *     and capacity counts, a new safety stock or limit) reaches the shared counters only
  *     once the change's record is durable (the journal's durable_lsn; engine credit.c).
  *     So no record, durable or not, ever used what a lost record gave back.
- *   - Replies (below): an op on shard B still sees A's other changes before they are
- *     durable — a commit's lower on_hand that B's Adjust(set_to) turns into a delta, a
- *     reservation a retry or GetReservation reports. So a reply also waits until every
- *     record any shard had appended (or was about to append) when the op finished is
- *     durable.
+ *   - Replies (below): an op on shard B still sees what A takes away before it is
+ *     durable — e.g. a commit's lower on_hand, which B's Adjust(set_to) turns into its
+ *     delta; had B's reply left and A's commit been lost, recovery would not rebuild
+ *     the on_hand B acknowledged. So a reply also waits until every record any shard
+ *     had appended (or was about to append) when the op finished is durable.
  *
  * Each shard thread brackets its engine work in passes:
  *   inv_persist_pass_enter()  before any engine call that may change state (submit,
