@@ -10,9 +10,11 @@
  * unknown orders; the view (state, tombstone flag, expiry, allocation, parcels);
  * shortfall per line on INSUFFICIENT_STOCK; multi-line and multi-node orders; stats.
  */
+#define _GNU_SOURCE /* RUSAGE_THREAD */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "test_support.h"
 
@@ -395,4 +397,45 @@ Test(lifecycle, range_edges_are_accepted) {
     T_EQ(t_cell(e, "sh", "pot").available, 0);
     T_STATUS(t_commit(e, "huge"), INV_OK);
     T_EQ(t_cell(e, "sh", "pot").on_hand, 0);
+}
+
+/* inv_engine_config.prefault: the tables are mapped at open, so a burst of reservations
+ * takes (almost) no page faults. Without it, the purchase-limit table (calloc'd, so only
+ * mapped on first write) faults a page in for almost every new customer of a limited SKU
+ * early in the burst: the flash-sale shape. Minor faults of the process, by getrusage. */
+static long burst_minor_faults(bool prefault) {
+    inv_engine_config cfg;
+    test_config_small(&cfg, 1);
+    cfg.reservations_per_shard_max = 32768;
+    cfg.limit_counters_max = 65536; /* 131,072 slots of 16 bytes: 512 pages */
+    cfg.prefault = prefault;
+    test_clock c = {T0_MS};
+    cfg.clock = test_clock_read;
+    cfg.clock_ctx = &c;
+    inv_engine *pe = test_engine_open_config(&cfg);
+    T_STATUS(t_upsert_node(pe, "sh", INV_NODE_WAREHOUSE, T_DEST_LAT, T_DEST_LON, 0, 0), INV_OK);
+    T_STATUS(t_adjust(pe, "sh", "tea", 1000000), INV_OK);
+    T_STATUS(t_set_limit(pe, "tea", 2), INV_OK);
+    T_STATUS(t_reserve1(pe, "warm", "c-warm", "tea", 1, TTL_MS), INV_OK);
+    char order[32], customer[32];
+    struct rusage before, after;
+    cr_assert_eq(getrusage(RUSAGE_SELF, &before), 0);
+    for (int i = 0; i < 20000; i++) {
+        snprintf(order, sizeof order, "order-%06d", i);
+        snprintf(customer, sizeof customer, "c-%06d", i);
+        T_STATUS(t_reserve1(pe, order, customer, "tea", 1, TTL_MS), INV_OK);
+    }
+    cr_assert_eq(getrusage(RUSAGE_SELF, &after), 0);
+    t_expect_cell(pe, "sh", "tea", 1000000, 20001, 0);
+    inv_engine_close(pe);
+    return after.ru_minflt - before.ru_minflt;
+}
+
+Test(lifecycle, prefault_maps_the_tables_at_open) {
+    long without = burst_minor_faults(false);
+    long with = burst_minor_faults(true);
+    cr_assert_geq(without, 200, "only %ld faults without prefault: the burst no longer "
+                                "reaches fresh pages, so it cannot tell", without);
+    cr_assert_leq(with, 16, "%ld page faults during the burst with prefault (%ld without)",
+                  with, without);
 }

@@ -180,6 +180,11 @@ typedef struct inv_engine_config {
     inv_clock_fn clock;               /* NULL: CLOCK_REALTIME */
     void *clock_ctx;
     inv_journal journal;              /* append == NULL: nothing is logged */
+    bool prefault;                    /* map every table's pages at open, so no page fault
+                                         (and, with a log's io_uring workers sharing the
+                                         address space, no TLB-shootdown IPI) lands in the
+                                         middle of a sale; costs the tables' configured
+                                         size in RSS at once */
 } inv_engine_config;
 
 /* Fill `cfg` with defaults sized for a test or a small deployment. */

@@ -70,6 +70,7 @@ typedef struct inv_server_config {
     uint32_t reservations_per_shard_max, tombstones_per_shard_max, refs_per_shard_max;
     uint32_t limit_counters_max;
     uint64_t idempotency_window_ms;
+    bool prefault; /* map the engine's tables at start (inv_engine_config.prefault) */
     /* Operations. */
     inv_log_level log_level;
     char ready_file[INV_SERVER_PATH_MAX]; /* "": none; else written once listening */

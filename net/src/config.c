@@ -100,6 +100,9 @@ static const opt_def opts[] = {
      "(customer, SKU) purchase-limit counters (0: default)"},
     {"idempotency-window-ms", "engine", NUM(OPT_U64, idempotency_window_ms, 0, INT64_MAX),
      "how long finished orders and ref_ids answer retries (0: 1 h)"},
+    {"prefault", "engine", NUM(OPT_BOOL, prefault, 0, 1),
+     "map every engine table at start: RSS is the configured size at once, and no page "
+     "fault lands mid-sale (true/false)"},
     {"log-level", "log", NUM(OPT_LEVEL, log_level, 0, 0), "debug, info, warn or error"},
 };
 #define OPT_COUNT (sizeof opts / sizeof opts[0])
@@ -121,6 +124,7 @@ void inv_server_config_default(inv_server_config *c) {
     snprintf(c->admin_addr, sizeof c->admin_addr, "127.0.0.1");
     c->admin_port = 7401;
     c->pin = true;
+    c->prefault = true;
     snprintf(c->data_dir, sizeof c->data_dir, "./invd-data");
     c->durability = INV_SERVER_FSYNC;
     c->async_flush_ms = 10;

@@ -74,6 +74,7 @@ static void engine_config_from(const inv_server_config *c, uint32_t shards, inv_
     if (c->refs_per_shard_max) e->refs_per_shard_max = c->refs_per_shard_max;
     if (c->limit_counters_max) e->limit_counters_max = c->limit_counters_max;
     if (c->idempotency_window_ms) e->idempotency_window_ms = c->idempotency_window_ms;
+    e->prefault = c->prefault;
 }
 
 static uint32_t shards_default(void) {
