@@ -23,10 +23,11 @@
  * owns (no forwarding), the shape a shard-aware front end would give.
  *
  * Noise it reports rather than hides: minor page faults and involuntary context
- * switches of the shard threads during the timed phase (getrusage per thread). A
- * fresh engine's tables are first touched in the timed phase, and on a shared 2-core
- * box another busy process preempts a pinned shard and stalls its partner's forwarded
- * ops. reserve_per_cpu_sec (reserves / CPU time of the shard threads in the timed
+ * switches of the shard threads during the timed phase (getrusage per thread). The
+ * engine maps its tables at open as invd does (inv_engine_config.prefault; --no-prefault
+ * leaves them to be first touched in the timed phase, which with --wal costs a
+ * TLB-shootdown IPI per fault), and on a shared 2-core box another busy process preempts
+ * a pinned shard and stalls its partner's forwarded ops. reserve_per_cpu_sec (reserves / CPU time of the shard threads in the timed
  * phase) stays meaningful there; reserve_per_sec is wall-clock throughput. Shard threads
  * spin while they wait for a partner, so with forwarding the CPU figure includes that.
  *
@@ -71,7 +72,7 @@ typedef struct bench_opts {
     uint32_t threads, nodes, skus, runs, window, poll_every, hot_nodes;
     uint64_t orders, seed, hot_stock;
     double seconds;
-    bool hot, mix, local, json;
+    bool hot, mix, local, json, no_prefault;
     const char *cities, *write_csv;
     const char *wal;         /* --wal DIR: log every shard durably under DIR */
     uint32_t wal_async_ms;   /* --wal-async MS: durability=async, flush every MS */
@@ -97,7 +98,9 @@ static void usage(FILE *f) {
         "  --cities PATH   city CSV (default: the built-in bench/data)\n"
         "  --write-csv DIR write DIR/nodes.csv and DIR/stock.csv of the scenario, exit\n"
         "  --json          one JSON object instead of the table\n"
-        "  --wal DIR       log to a fresh WAL under DIR; replies wait until durable\n"
+        "  --no-prefault   leave the engine's tables to fault in during the run\n"
+        "  --wal DIR       log to a fresh WAL under DIR (made if missing); replies wait\n"
+        "                  until durable\n"
         "  --wal-async MS  with --wal: durability=async, flushed every MS ms\n");
 }
 
@@ -139,6 +142,7 @@ static bool parse_opt(bench_opts *o, int c, const char *a) {
     case 'U': return parse_u64(a, 1, 1000000000000ull, &o->hot_stock);
     case 'm': o->mix = true; return true;
     case 'l': o->local = true; return true;
+    case 'P': o->no_prefault = true; return true;
     case 'j': o->json = true; return true;
     case 'c': o->cities = a; return true;
     case 'W': o->write_csv = a; return true;
@@ -157,7 +161,7 @@ static int opts_parse(bench_opts *o, int argc, char **argv) {
         {"runs", 1, 0, 'r'},    {"window", 1, 0, 'w'},  {"poll-every", 1, 0, 'p'},
         {"cities", 1, 0, 'c'},  {"write-csv", 1, 0, 'W'}, {"json", 0, 0, 'j'},
         {"hot-nodes", 1, 0, 'N'}, {"hot-stock", 1, 0, 'U'},
-        {"wal", 1, 0, 'L'},     {"wal-async", 1, 0, 'A'},
+        {"wal", 1, 0, 'L'},     {"wal-async", 1, 0, 'A'}, {"no-prefault", 0, 0, 'P'},
         {"help", 0, 0, 'h'},    {0, 0, 0, 0}};
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     *o = (bench_opts){.threads = cores > 0 ? (uint32_t)(cores < INV_SHARDS_MAX ? cores
@@ -267,7 +271,8 @@ typedef struct worker {
     slot *slots;
     uint32_t *free_stack, free_n;
     uint32_t *fq, fq_head, fq_tail; /* follow-ups (commit/release) waiting to go */
-    uint32_t *dq, dq_n;             /* --wal: answered, reply waits for durability */
+    uint32_t *dq, dq_head, dq_n;    /* --wal: answered, reply waits for durability: a ring
+                                       in answer order, so in ticket order */
     inv_reply_gate *gate;           /* --wal: and for what its op saw on other shards */
     uint32_t in_flight;
     uint64_t submitted;
@@ -353,7 +358,7 @@ static void slot_complete(worker *w, slot *s) {
     if (w->b->p != NULL) {
         assert(w->dq_n < w->b->o.window);
         s->ticket = inv_reply_gate_join(w->gate);
-        w->dq[w->dq_n++] = (uint32_t)(s - w->slots);
+        w->dq[(w->dq_head + w->dq_n++) % w->b->o.window] = (uint32_t)(s - w->slots);
         return;
     }
     slot_reply(w, s);
@@ -368,16 +373,21 @@ static void on_done(void *ctx, inv_op *op) {
 }
 
 /* --wal: reply to the answered ops whose records, and every record their ops could
- * see on other shards, are durable now (tickets up to `ready`). */
+ * see on other shards, are durable now (tickets up to `ready`). Tickets only grow, so
+ * the ready ones are a prefix of the ring: release it and stop at the first op that
+ * must wait (as invd's per-log reply FIFOs do) instead of scanning every waiting op on
+ * every poll. A reply may submit a follow-up that is answered inline and joins the
+ * tail; the loop takes it too once ready. */
 static void durable_drain(worker *w, uint64_t ready) {
-    uint32_t keep = 0;
-    for (uint32_t i = 0; i < w->dq_n; i++) {
-        slot *s = &w->slots[w->dq[i]];
-        if (s->ticket <= ready && inv_persist_reply_ready(w->b->p, s->op.lsn_shard, s->op.lsn))
-            slot_reply(w, s);
-        else w->dq[keep++] = w->dq[i];
+    uint32_t win = w->b->o.window;
+    while (w->dq_n > 0) {
+        slot *s = &w->slots[w->dq[w->dq_head]];
+        if (s->ticket > ready || !inv_persist_reply_ready(w->b->p, s->op.lsn_shard, s->op.lsn))
+            return;
+        w->dq_head = (w->dq_head + 1) % win;
+        w->dq_n--;
+        slot_reply(w, s);
     }
-    w->dq_n = keep;
 }
 
 static void worker_poll(worker *w) {
@@ -508,7 +518,7 @@ static int worker_prepare(worker *w, bench *b, uint32_t i) {
     for (uint32_t k = 0; k < win; k++) w->free_stack[w->free_n++] = win - 1 - k;
     w->fq_head = w->fq_tail = 0;
     w->in_flight = 0;
-    w->dq_n = 0;
+    w->dq_head = w->dq_n = 0;
     if (b->p != NULL) {
         int rc = inv_reply_gate_open(&w->gate, b->p, i);
         if (rc != 0) return rc;
@@ -608,6 +618,8 @@ typedef struct run_result {
     char check_why[200];
     /* hot SKU */
     int64_t hot_on_hand, hot_reserved, hot_available;
+    /* --wal: what the logs of all shards did in the timed phase (and the final settle) */
+    inv_wal_stats wal;
 } run_result;
 
 static uint64_t limited_orders(const bench *b) {
@@ -629,13 +641,14 @@ static int engine_open_sized(bench *b, uint64_t limited) {
     cfg.tombstones_per_shard_max = b->o.mix ? (uint32_t)live : 4096;
     uint64_t lim = limited + limited / 4 + 65536;
     cfg.limit_counters_max = (uint32_t)(lim < (1u << 29) ? lim : (1u << 29));
-    if (b->o.wal != NULL) { /* a fresh log directory per run */
+    cfg.prefault = !b->o.no_prefault;
+    if (b->o.wal != NULL) { /* a fresh log directory per run, under DIR (made if missing) */
         inv_persist_options po;
         inv_persist_options_default(&po);
         po.durability = b->o.wal_async_ms ? INV_DURABILITY_ASYNC : INV_DURABILITY_FSYNC;
         po.async_flush_ms = b->o.wal_async_ms;
         snprintf(b->wal_dir, sizeof b->wal_dir, "%s/engine_bench-XXXXXX", b->o.wal);
-        if (mkdtemp(b->wal_dir) == NULL) {
+        if ((mkdir(b->o.wal, 0755) != 0 && errno != EEXIST) || mkdtemp(b->wal_dir) == NULL) {
             int e = errno;
             fprintf(stderr, "engine_bench: --wal %s: cannot make a log directory in it: %s\n",
                     b->o.wal, strerror(e));
@@ -794,6 +807,36 @@ static int threads_run(bench *b) {
     return 0;
 }
 
+/* --wal: the counters of every shard's log, summed (maxima: the largest). */
+static void wal_stats_sum(bench *b, inv_wal_stats *out) {
+    memset(out, 0, sizeof *out);
+    if (b->p == NULL) return;
+    for (uint32_t i = 0; i < b->o.threads; i++) {
+        inv_wal_stats st;
+        inv_wal_stats_read(inv_persist_wal(b->p, i), &st);
+        out->records += st.records;
+        out->bytes += st.bytes;
+        out->batches += st.batches;
+        out->syncs += st.syncs;
+        out->sync_ns_total += st.sync_ns_total;
+        out->sync_ns_max = st.sync_ns_max > out->sync_ns_max ? st.sync_ns_max : out->sync_ns_max;
+        out->segments_created += st.segments_created;
+        out->rotate_ns_total += st.rotate_ns_total;
+        out->append_waits += st.append_waits;
+    }
+}
+
+static void wal_stats_since(inv_wal_stats *now, const inv_wal_stats *then) {
+    now->records -= then->records;
+    now->bytes -= then->bytes;
+    now->batches -= then->batches;
+    now->syncs -= then->syncs;
+    now->sync_ns_total -= then->sync_ns_total;
+    now->segments_created -= then->segments_created;
+    now->rotate_ns_total -= then->rotate_ns_total;
+    now->append_waits -= then->append_waits;
+}
+
 static int run_once(bench *b, uint64_t limited, run_result *r) {
     char err[256] = "";
     memset(r, 0, sizeof *r);
@@ -805,10 +848,14 @@ static int run_once(bench *b, uint64_t limited, run_result *r) {
     rc = inv_scenario_load(b->s, b->e, &b->idx, err, sizeof err);
     if (rc != 0) fprintf(stderr, "engine_bench: loading the scenario: %s\n", err);
     if (rc == 0) wal_settle(b);
+    inv_wal_stats wal_before;
+    wal_stats_sum(b, &wal_before);
     for (uint32_t i = 0; rc == 0 && i < b->o.threads; i++) rc = worker_prepare(&b->w[i], b, i);
     if (rc == 0) rc = threads_run(b);
     if (rc == 0) {
         wal_settle(b);
+        wal_stats_sum(b, &r->wal);
+        wal_stats_since(&r->wal, &wal_before);
         results_collect(b, r);
         check_oversell(b, r);
     }
@@ -871,9 +918,12 @@ static void summarize(const run_result *r, uint32_t n, summary *s) {
 static void print_json(const bench *b, const run_result *r, uint32_t n, const summary *s) {
     const bench_opts *o = &b->o;
     const run_result *m = s->m;
-    printf("{\"mode\":\"%s\",\"mix\":%s,\"local\":%s,\"threads\":%u,\"runs\":%u,"
+    printf("{\"mode\":\"%s\",\"mix\":%s,\"local\":%s,\"prefault\":%s,\"wal\":\"%s\","
+           "\"threads\":%u,\"runs\":%u,"
            "\"orders\":%llu,\"reserves\":%llu,\"nodes\":%u,\"skus\":%u,\"cells\":%u,",
-           mode_name(o), o->mix ? "true" : "false", o->local ? "true" : "false", o->threads,
+           mode_name(o), o->mix ? "true" : "false", o->local ? "true" : "false",
+           o->no_prefault ? "false" : "true",
+           o->wal == NULL ? "none" : o->wal_async_ms ? "async" : "fsync", o->threads,
            n, (unsigned long long)o->orders, (unsigned long long)m->reserves,
            b->s->node_count, b->s->sku_count, b->s->cell_count);
     if (o->hot)
@@ -893,6 +943,17 @@ static void print_json(const bench *b, const run_result *r, uint32_t n, const su
     printf("\"page_faults_timed\":%llu,\"preemptions_timed\":%llu,\"busy_retries\":%llu,",
            (unsigned long long)m->faults, (unsigned long long)m->preempted,
            (unsigned long long)m->busy_retries);
+    if (o->wal != NULL)
+        printf("\"wal_records\":%llu,\"wal_bytes\":%llu,\"wal_batches\":%llu,"
+               "\"wal_sync_ns_avg\":%.0f,\"wal_sync_ns_max\":%llu,\"wal_segments_made\":%llu,"
+               "\"wal_rotate_ns\":%llu,\"wal_append_waits\":%llu,",
+               (unsigned long long)m->wal.records, (unsigned long long)m->wal.bytes,
+               (unsigned long long)m->wal.batches,
+               m->wal.batches ? (double)m->wal.sync_ns_total / (double)m->wal.batches : 0.0,
+               (unsigned long long)m->wal.sync_ns_max,
+               (unsigned long long)m->wal.segments_created,
+               (unsigned long long)m->wal.rotate_ns_total,
+               (unsigned long long)m->wal.append_waits);
     printf("\"bytes_per_cell\":%llu,\"bytes_per_reservation\":%llu,\"live_reservations\":%llu,"
            "\"seconds\":%.3f,\"oversell_check\":\"%s\",\"runs_reserve_per_sec\":[",
            (unsigned long long)m->bytes_per_cell, (unsigned long long)m->bytes_per_reservation,
@@ -914,8 +975,11 @@ static void print_run_row(uint32_t i, const run_result *r) {
 static void print_table(const bench *b, const run_result *r, uint32_t n, const summary *s) {
     const bench_opts *o = &b->o;
     const run_result *m = s->m;
-    printf("engine_bench  mode=%s%s%s  threads=%u  nodes=%u  skus=%u  cells=%u  orders=%llu\n",
-           mode_name(o), o->mix ? "+mix" : "", o->local ? "+local" : "", o->threads,
+    printf("engine_bench  mode=%s%s%s%s  wal=%s  threads=%u  nodes=%u  skus=%u  cells=%u  "
+           "orders=%llu\n",
+           mode_name(o), o->mix ? "+mix" : "", o->local ? "+local" : "",
+           o->no_prefault ? "+no-prefault" : "",
+           o->wal == NULL ? "none" : o->wal_async_ms ? "async" : "fsync", o->threads,
            b->s->node_count, b->s->sku_count, b->s->cell_count,
            (unsigned long long)o->orders);
     printf("run  seconds   reserve/s       ops/s   ok%%  insufficient   limit no_route  other"
@@ -931,6 +995,18 @@ static void print_table(const bench *b, const run_result *r, uint32_t n, const s
     printf("timed phase: %llu minor page faults, %llu preemptions, %llu ring-full retries\n",
            (unsigned long long)m->faults, (unsigned long long)m->preempted,
            (unsigned long long)m->busy_retries);
+    if (o->wal != NULL) {
+        const inv_wal_stats *w = &m->wal;
+        double batches = w->batches ? (double)w->batches : 1.0;
+        printf("wal: %llu records, %.1f MB in %llu batches (%.0f records, %.0f KiB each), "
+               "batch durable in %.0f us on average (max %.0f us), %llu segments made "
+               "(%.1f ms in all), %llu appends waited for the batch in flight\n",
+               (unsigned long long)w->records, (double)w->bytes / 1e6,
+               (unsigned long long)w->batches, (double)w->records / batches,
+               (double)w->bytes / batches / 1024.0, (double)w->sync_ns_total / batches / 1e3,
+               (double)w->sync_ns_max / 1e3, (unsigned long long)w->segments_created,
+               (double)w->rotate_ns_total / 1e6, (unsigned long long)w->append_waits);
+    }
     printf("memory: %llu B per stock cell, %llu B per live reservation (%llu live)\n",
            (unsigned long long)m->bytes_per_cell, (unsigned long long)m->bytes_per_reservation,
            (unsigned long long)m->live);

@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -71,6 +72,7 @@ static void die(const char *what, int rc) {
 
 static void dir_make(const bench_cfg *c, char *out, size_t n) {
     snprintf(out, n, "%s/walbench-XXXXXX", c->dir_base);
+    if (mkdir(c->dir_base, 0755) != 0 && errno != EEXIST) die(c->dir_base, errno);
     if (mkdtemp(out) == NULL) die("mkdtemp", errno);
 }
 
