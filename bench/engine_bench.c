@@ -76,6 +76,7 @@ typedef struct bench_opts {
     const char *cities, *write_csv;
     const char *wal;         /* --wal DIR: log every shard durably under DIR */
     uint32_t wal_async_ms;   /* --wal-async MS: durability=async, flush every MS */
+    uint32_t wal_interval_us;/* --wal-interval-us US: batch_interval_us */
 } bench_opts;
 
 static void usage(FILE *f) {
@@ -101,7 +102,9 @@ static void usage(FILE *f) {
         "  --no-prefault   leave the engine's tables to fault in during the run\n"
         "  --wal DIR       log to a fresh WAL under DIR (made if missing); replies wait\n"
         "                  until durable\n"
-        "  --wal-async MS  with --wal: durability=async, flushed every MS ms\n");
+        "  --wal-async MS  with --wal: durability=async, flushed every MS ms\n"
+        "  --wal-interval-us US  with --wal: a batch goes out no sooner than US after the\n"
+        "                  previous one (group-commit interval; default 0)\n");
 }
 
 static bool parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out) {
@@ -148,6 +151,7 @@ static bool parse_opt(bench_opts *o, int c, const char *a) {
     case 'W': o->write_csv = a; return true;
     case 'L': o->wal = a; return true;
     case 'A': return parse_u32(a, 1, 10000, &o->wal_async_ms);
+    case 'I': return parse_u32(a, 0, 100000, &o->wal_interval_us);
     default: return false;
     }
 }
@@ -162,6 +166,7 @@ static int opts_parse(bench_opts *o, int argc, char **argv) {
         {"cities", 1, 0, 'c'},  {"write-csv", 1, 0, 'W'}, {"json", 0, 0, 'j'},
         {"hot-nodes", 1, 0, 'N'}, {"hot-stock", 1, 0, 'U'},
         {"wal", 1, 0, 'L'},     {"wal-async", 1, 0, 'A'}, {"no-prefault", 0, 0, 'P'},
+        {"wal-interval-us", 1, 0, 'I'},
         {"help", 0, 0, 'h'},    {0, 0, 0, 0}};
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     *o = (bench_opts){.threads = cores > 0 ? (uint32_t)(cores < INV_SHARDS_MAX ? cores
@@ -647,6 +652,7 @@ static int engine_open_sized(bench *b, uint64_t limited) {
         inv_persist_options_default(&po);
         po.durability = b->o.wal_async_ms ? INV_DURABILITY_ASYNC : INV_DURABILITY_FSYNC;
         po.async_flush_ms = b->o.wal_async_ms;
+        po.batch_interval_us = b->o.wal_interval_us;
         snprintf(b->wal_dir, sizeof b->wal_dir, "%s/engine_bench-XXXXXX", b->o.wal);
         if ((mkdir(b->o.wal, 0755) != 0 && errno != EEXIST) || mkdtemp(b->wal_dir) == NULL) {
             int e = errno;
@@ -919,12 +925,12 @@ static void print_json(const bench *b, const run_result *r, uint32_t n, const su
     const bench_opts *o = &b->o;
     const run_result *m = s->m;
     printf("{\"mode\":\"%s\",\"mix\":%s,\"local\":%s,\"prefault\":%s,\"wal\":\"%s\","
-           "\"threads\":%u,\"runs\":%u,"
+           "\"wal_interval_us\":%u,\"threads\":%u,\"runs\":%u,"
            "\"orders\":%llu,\"reserves\":%llu,\"nodes\":%u,\"skus\":%u,\"cells\":%u,",
            mode_name(o), o->mix ? "true" : "false", o->local ? "true" : "false",
            o->no_prefault ? "false" : "true",
-           o->wal == NULL ? "none" : o->wal_async_ms ? "async" : "fsync", o->threads,
-           n, (unsigned long long)o->orders, (unsigned long long)m->reserves,
+           o->wal == NULL ? "none" : o->wal_async_ms ? "async" : "fsync", o->wal_interval_us,
+           o->threads, n, (unsigned long long)o->orders, (unsigned long long)m->reserves,
            b->s->node_count, b->s->sku_count, b->s->cell_count);
     if (o->hot)
         printf("\"hot_nodes\":%u,\"hot_stock\":%llu,", b->s->flash_cells[0],
@@ -975,11 +981,12 @@ static void print_run_row(uint32_t i, const run_result *r) {
 static void print_table(const bench *b, const run_result *r, uint32_t n, const summary *s) {
     const bench_opts *o = &b->o;
     const run_result *m = s->m;
-    printf("engine_bench  mode=%s%s%s%s  wal=%s  threads=%u  nodes=%u  skus=%u  cells=%u  "
-           "orders=%llu\n",
+    printf("engine_bench  mode=%s%s%s%s  wal=%s (interval %u us)  threads=%u  nodes=%u  "
+           "skus=%u  cells=%u  orders=%llu\n",
            mode_name(o), o->mix ? "+mix" : "", o->local ? "+local" : "",
            o->no_prefault ? "+no-prefault" : "",
-           o->wal == NULL ? "none" : o->wal_async_ms ? "async" : "fsync", o->threads,
+           o->wal == NULL ? "none" : o->wal_async_ms ? "async" : "fsync", o->wal_interval_us,
+           o->threads,
            b->s->node_count, b->s->sku_count, b->s->cell_count,
            (unsigned long long)o->orders);
     printf("run  seconds   reserve/s       ops/s   ok%%  insufficient   limit no_route  other"

@@ -3,7 +3,8 @@
  *
  *   wal_bench [--json] [--runs 3] [--shards 2] [--seconds 3] [--body 100] [--per-pass 64]
  *             [--rate 0] [--records 2000000] [--sync fdatasync|dsync]
- *             [--prealloc zero|fallocate] [--segment-mb 64] [--dir /tmp] [--no-engine]
+ *             [--prealloc zero|fallocate] [--segment-mb 64] [--batch-interval-us 0]
+ *             [--dir /tmp] [--no-engine]
  *
  * Commit phase: one thread per shard, each with its own inv_wal (own files, own ring),
  * runs a loop that appends --per-pass records (--body bytes each) then calls
@@ -45,7 +46,7 @@
 
 typedef struct bench_cfg {
     bool json, no_engine;
-    uint32_t runs, shards, body, per_pass, segment_mb;
+    uint32_t runs, shards, body, per_pass, segment_mb, batch_interval_us;
     double seconds;
     uint64_t rate, records;
     inv_wal_sync_method sync;
@@ -87,6 +88,7 @@ static void options(const bench_cfg *c, inv_persist_options *o) {
     o->sync_method = c->sync;
     o->prealloc = c->prealloc;
     o->segment_bytes = (uint64_t)c->segment_mb << 20;
+    o->batch_interval_us = c->batch_interval_us;
     o->snapshot_bytes = 0;
     o->snapshot_interval_ms = 0;
 }
@@ -406,6 +408,7 @@ static int parse(int argc, char **argv, bench_cfg *c) {
         else if (strcmp(a, "--rate") == 0) c->rate = strtoull(v, NULL, 10);
         else if (strcmp(a, "--records") == 0) c->records = strtoull(v, NULL, 10);
         else if (strcmp(a, "--segment-mb") == 0) c->segment_mb = (uint32_t)atoi(v);
+        else if (strcmp(a, "--batch-interval-us") == 0) c->batch_interval_us = (uint32_t)atoi(v);
         else if (strcmp(a, "--dir") == 0) c->dir_base = v;
         else if (strcmp(a, "--sync") == 0) c->sync = strcmp(v, "dsync") == 0 ? INV_WAL_SYNC_DSYNC : INV_WAL_SYNC_FDATASYNC;
         else if (strcmp(a, "--prealloc") == 0) c->prealloc = strcmp(v, "fallocate") == 0 ? INV_WAL_PREALLOC_FALLOCATE : INV_WAL_PREALLOC_ZERO;
@@ -423,7 +426,8 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: wal_bench [--json] [--runs N] [--shards N] [--seconds S] "
                         "[--body BYTES] [--per-pass N] [--rate N] [--records N] "
                         "[--sync fdatasync|dsync] [--prealloc zero|fallocate] "
-                        "[--segment-mb N] [--dir DIR] [--no-engine]\n");
+                        "[--segment-mb N] [--batch-interval-us US] [--dir DIR] "
+                        "[--no-engine]\n");
         return 2;
     }
     static bench_result runs[BENCH_RUNS_MAX];

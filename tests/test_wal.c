@@ -4,6 +4,8 @@
  * both sync methods and preallocations, async durability, options and the directory lock.
  * Synthetic records (no engine): bodies derived from (shard, LSN) and checked on replay.
  */
+#include <time.h>
+
 #include "test_wal_support.h"
 
 #include "crc32c.h"
@@ -222,6 +224,14 @@ Test(wal_log, every_sync_method_and_preallocation_works) {
     tw_dir_remove(dir);
 }
 
+/* Append just over half of a batch buffer of the largest records. */
+static void append_half_a_buffer(inv_wal *w, uint32_t batch_bytes) {
+    static unsigned char big[PERSIST_REC_BODY_MAX];
+    memset(big, 7, sizeof big);
+    for (uint32_t i = 0; i < batch_bytes / 2 / PERSIST_REC_BODY_MAX + 1; i++)
+        inv_wal_append(w, INV_REC_RESERVED, big, sizeof big);
+}
+
 Test(wal_log, async_durability_flushes_at_most_every_interval) {
     tw_require_uring();
     char dir[TW_PATH_MAX];
@@ -248,10 +258,7 @@ Test(wal_log, async_durability_flushes_at_most_every_interval) {
     inv_wal_sync(w);
     cr_assert(inv_persist_durable(p, 0, 20));
     /* More than half a buffer does not wait for the interval. */
-    unsigned char big[PERSIST_REC_BODY_MAX];
-    memset(big, 7, sizeof big);
-    for (uint32_t i = 0; i < o.batch_bytes / 2 / PERSIST_REC_BODY_MAX + 1; i++)
-        inv_wal_append(w, INV_REC_RESERVED, big, sizeof big);
+    append_half_a_buffer(w, o.batch_bytes);
     cr_assert_eq(inv_wal_flush(w), 1, "half a buffer waited for the interval");
     inv_persist_close(p);
     tw_dir_remove(dir);
@@ -278,6 +285,52 @@ Test(wal_log, fsync_durability_replies_wait_for_durable) {
     tw_dir_remove(dir);
 }
 
+static uint64_t tw_mono_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* batch_interval_us: under fsync durability the next batch waits until the interval since
+ * the previous submit has passed (its replies with it), unless half a buffer is waiting;
+ * a sync still flushes at once. (Only lower bounds on time: never flaky on a slow box.) */
+Test(wal_log, fsync_batch_interval_spaces_group_commits) {
+    tw_require_uring();
+    char dir[TW_PATH_MAX];
+    tw_dir_make(dir);
+    inv_persist_options o;
+    tw_options(&o, 1u << 20);
+    o.batch_interval_us = 100000; /* the longest allowed: 100 ms */
+    inv_persist *p;
+    tw_collect c;
+    char err[256];
+    cr_assert_eq(tw_persist_recover(&p, dir, 1, &o, &c, NULL, err, sizeof err), 0);
+    inv_wal *w = inv_persist_wal(p, 0);
+    tw_append_range(w, 0, 1, 10);
+    uint64_t t0 = tw_mono_ms(); /* the batch below goes out after this */
+    cr_assert_eq(inv_wal_flush(w), 1, "the first batch waited although none went out before");
+    inv_wal_sync(w);
+    tw_append_range(w, 0, 11, 20);
+    cr_assert_eq(inv_wal_flush(w), 0, "flushed before the interval passed");
+    cr_assert_not(inv_persist_reply_ready(p, 0, 20), "fsync: the reply waits for its batch");
+    uint32_t polls = 0;
+    while (inv_wal_flush(w) == 0 && polls++ < 2000) usleep(1000); /* bounded: ≤ ~2 s */
+    uint64_t waited = tw_mono_ms() - t0;
+    cr_assert_geq(waited, 95, "the batch went out %llu ms after the previous one",
+                  (unsigned long long)waited);
+    cr_assert_lt(polls, 2000, "the batch never went out");
+    inv_wal_sync(w);
+    cr_assert(inv_persist_reply_ready(p, 0, 20));
+    /* Half a buffer does not wait for the interval either. */
+    append_half_a_buffer(w, o.batch_bytes);
+    cr_assert_eq(inv_wal_flush(w), 1, "half a buffer waited for the interval");
+    /* A sync (shutdown, direct mode) submits at once and makes everything durable. */
+    inv_wal_sync(w);
+    cr_assert_eq(inv_wal_durable_lsn(w), inv_wal_last_lsn(w));
+    inv_persist_close(p);
+    tw_dir_remove(dir);
+}
+
 Test(wal_log, options_are_checked_and_the_directory_is_locked) {
     tw_require_uring();
     char dir[TW_PATH_MAX];
@@ -288,6 +341,9 @@ Test(wal_log, options_are_checked_and_the_directory_is_locked) {
     cr_assert_eq(inv_persist_open(&p, dir, 1, &o), -EINVAL);
     tw_options(&o, 1u << 20);
     o.batch_bytes = 1u << 30;
+    cr_assert_eq(inv_persist_open(&p, dir, 1, &o), -EINVAL);
+    tw_options(&o, 1u << 20);
+    o.batch_interval_us = 100001; /* beyond 100 ms: that is what durability=async is for */
     cr_assert_eq(inv_persist_open(&p, dir, 1, &o), -EINVAL);
     cr_assert_eq(inv_persist_open(&p, dir, 0, NULL), -EINVAL);
     cr_assert_eq(inv_persist_open(&p, dir, 2, NULL), 0);

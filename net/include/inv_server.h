@@ -52,6 +52,7 @@ typedef struct inv_server_config {
     char data_dir[INV_SERVER_PATH_MAX];
     inv_durability_mode durability;
     uint32_t async_flush_ms;
+    uint32_t wal_batch_interval_us; /* fsync: inv_persist_options.batch_interval_us */
     uint64_t snapshot_bytes;       /* snapshot after this much WAL (0: persist default) */
     uint64_t snapshot_interval_ms; /* … or this long since the last (0: persist default) */
     /* Defences. */

@@ -55,6 +55,10 @@ static const opt_def opts[] = {
      "async-flush-ms; none: no WAL (a restart loses everything)"},
     {"async-flush-ms", "server", NUM(OPT_U32, async_flush_ms, 1, 10000),
      "async durability: longest time between WAL flushes"},
+    {"wal-batch-interval-us", "server", NUM(OPT_U32, wal_batch_interval_us, 0, 100000),
+     "fsync durability: a shard's next WAL batch goes out no sooner than this after the "
+     "previous one (or once half a buffer waits): fewer, larger group commits for at most "
+     "this much more latency; 0: as soon as the previous batch is durable"},
     {"spin-us", "server", NUM(OPT_U32, spin_us, 0, 1000000),
      "after work, a shard keeps polling this long before it sleeps (latency vs idle CPU)"},
     {"snapshot-bytes", "server", NUM(OPT_U64, snapshot_bytes, 0, INT64_MAX),

@@ -61,6 +61,7 @@ int net_wal_open(net_server *srv, inv_engine_config *ecfg, char *err, size_t err
     opt.durability =
         srv->cfg.durability == INV_SERVER_ASYNC ? INV_DURABILITY_ASYNC : INV_DURABILITY_FSYNC;
     opt.async_flush_ms = srv->cfg.async_flush_ms;
+    opt.batch_interval_us = srv->cfg.wal_batch_interval_us;
     if (srv->cfg.snapshot_bytes != 0) opt.snapshot_bytes = srv->cfg.snapshot_bytes;
     if (srv->cfg.snapshot_interval_ms != 0)
         opt.snapshot_interval_ms = srv->cfg.snapshot_interval_ms;

@@ -90,6 +90,12 @@ typedef int (*inv_io_fault_fn)(void *ctx, const inv_io_event *ev);
 typedef struct inv_persist_options {
     inv_durability durability;
     uint32_t async_flush_ms;      /* ASYNC: flush interval (0: default 10 ms) */
+    uint32_t batch_interval_us;   /* FSYNC: a batch goes out no sooner than this after the
+                                     previous one went out, unless half a buffer is
+                                     waiting (0: as soon as the previous is durable).
+                                     Fewer, larger batches: less kernel work per record
+                                     on a box whose cores the shards share with the
+                                     I/O path, at most this much more latency. */
     uint64_t segment_bytes;       /* preallocated segment size (0: 64 MiB) */
     uint32_t batch_bytes;         /* group-commit buffer per batch (0: 1 MiB) */
     inv_wal_sync_method sync_method;
@@ -153,8 +159,11 @@ int inv_wal_open(inv_wal **out, const char *dir, uint32_t shard, uint32_t shard_
 uint64_t inv_wal_append(inv_wal *w, inv_rec_type type, const void *body, uint32_t len);
 
 /* Once per loop pass: reap completions (as inv_wal_poll), then submit the filling batch
- * unless one is still in flight (then it keeps filling: group commit). ASYNC: at most
- * every async_flush_ms, or sooner once the buffer is half full.
+ * unless one is still in flight (then it keeps filling: group commit). FSYNC with
+ * batch_interval_us: not before that long after the previous submit, or sooner once the
+ * buffer is half full. ASYNC: at most every async_flush_ms, or sooner once the buffer is
+ * half full. A caller that got 0 while records wait calls again (invd's loop polls every
+ * INV_NET_WAL_POLL_US while its log has undurable records).
  * @return 1 submitted, 0 nothing to do or still waiting. */
 int inv_wal_flush(inv_wal *w);
 

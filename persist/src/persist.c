@@ -75,6 +75,7 @@ int persist_options_resolve(inv_persist_options *out, const inv_persist_options 
     if (out->durability != INV_DURABILITY_FSYNC && out->durability != INV_DURABILITY_ASYNC)
         return -EINVAL;
     if (out->async_flush_ms > PERSIST_ASYNC_FLUSH_MS_MAX) return -EINVAL;
+    if (out->batch_interval_us > PERSIST_BATCH_INTERVAL_US_MAX) return -EINVAL;
     if (out->segment_bytes < PERSIST_SEGMENT_BYTES_MIN ||
         out->segment_bytes > PERSIST_SEGMENT_BYTES_MAX || out->segment_bytes % 4096u != 0)
         return -EINVAL;

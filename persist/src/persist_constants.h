@@ -75,6 +75,7 @@
 /* durability=async: flush at most every this many ms (the loss window), default. */
 #define PERSIST_ASYNC_FLUSH_MS_DEFAULT 10u
 #define PERSIST_ASYNC_FLUSH_MS_MAX 10000u
+#define PERSIST_BATCH_INTERVAL_US_MAX 100000u /* 100 ms: beyond that, use durability=async */
 
 /* ------------------------------------------------------------------------------------
  * Snapshots (snapshot.c).

@@ -8,9 +8,13 @@
  * buffer and returns its LSN; inv_wal_flush, once per loop pass, submits the filling
  * buffer as one write made durable by a linked fdatasync (or RWF_DSYNC), unless a batch
  * is already in flight — then the next one keeps filling (group commit: every record
- * produced while one fdatasync runs rides the next one). inv_wal_poll reaps completions
- * and publishes the durable LSN with a release store, so any thread may test whether a
- * reply may leave. No allocation after open; appends never fail: a full buffer waits
+ * produced while one fdatasync runs rides the next one). With batch_interval_us the
+ * next batch also waits until that long after the previous submit (or until half a
+ * buffer is waiting): on a box where the shards share their cores with the kernel's
+ * write path, each batch costs io-wq wake-ups that preempt a shard, so fewer, larger
+ * batches buy throughput for at most the interval in latency (docs/benchmarks.md).
+ * inv_wal_poll reaps completions and publishes the durable LSN with a release store, so
+ * any thread may test whether a reply may leave. No allocation after open; appends never fail: a full buffer waits
  * for the flight (backpressure), a full segment switches to a new one synchronously
  * (rare: every segment_bytes of log).
  *
@@ -100,6 +104,7 @@ struct inv_wal {
     uint32_t cqes_left;
     uint64_t last_lsn;
     uint64_t last_submit_ms;
+    uint64_t last_submit_ns;    /* batch_interval_us */
     io_ring io;
     /* Read by any thread. */
     _Alignas(64) _Atomic uint64_t durable_lsn;
@@ -170,6 +175,7 @@ static void wal_submit(inv_wal *w) {
     w->cqes_left = (uint32_t)n;
     w->in_flight = true;
     w->last_submit_ms = io_now_ms();
+    w->last_submit_ns = b->submit_ns;
     wal_stat_add(&w->st.records, b->records);
     wal_stat_add(&w->st.bytes, b->used);
     w->fill ^= 1u;
@@ -311,6 +317,10 @@ int inv_wal_flush(inv_wal *w) {
     if (w->in_flight || b->used == 0) return 0;
     if (w->opt.durability == INV_DURABILITY_ASYNC &&
         io_now_ms() - w->last_submit_ms < w->opt.async_flush_ms &&
+        b->used < w->opt.batch_bytes / 2u)
+        return 0;
+    if (w->opt.durability == INV_DURABILITY_FSYNC && w->opt.batch_interval_us > 0 &&
+        io_now_ns() - w->last_submit_ns < (uint64_t)w->opt.batch_interval_us * 1000u &&
         b->used < w->opt.batch_bytes / 2u)
         return 0;
     wal_submit(w);
