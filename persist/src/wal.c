@@ -14,9 +14,9 @@
  * write path, each batch costs io-wq wake-ups that preempt a shard, so fewer, larger
  * batches buy throughput for at most the interval in latency (docs/benchmarks.md).
  * inv_wal_poll reaps completions and publishes the durable LSN with a release store, so
- * any thread may test whether a reply may leave. No allocation after open; appends never fail: a full buffer waits
- * for the flight (backpressure), a full segment switches to a new one synchronously
- * (rare: every segment_bytes of log).
+ * any thread may test whether a reply may leave. No allocation after open; appends
+ * never fail: a full buffer waits for the flight (backpressure), a full segment switches
+ * to a new one synchronously (rare: every segment_bytes of log).
  *
  * Durable write (INV_WAL_SYNC_DEFAULT = RWF_DSYNC). Two ways to make a batch durable:
  * a write followed by a linked fdatasync (IOSQE_IO_LINK), or one write with RWF_DSYNC.
