@@ -641,7 +641,7 @@ static int engine_open_sized(bench *b, uint64_t limited) {
     cfg.shards = b->o.threads;
     uint64_t per = (b->o.orders + b->o.threads - 1) / b->o.threads;
     uint64_t live = per + per / 8 + 65536;
-    if (live > (1u << 28)) live = 1u << 28;
+    if (live > INV_RESERVATIONS_PER_SHARD_MAX) live = INV_RESERVATIONS_PER_SHARD_MAX;
     cfg.reservations_per_shard_max = (uint32_t)live;
     cfg.tombstones_per_shard_max = b->o.mix ? (uint32_t)live : 4096;
     uint64_t lim = limited + limited / 4 + 65536;

@@ -683,6 +683,18 @@ Test(bad, open_with_bad_config) {
     cfg.weights.kind_weight[INV_NODE_WAREHOUSE] = NAN;
     T_EQ(inv_engine_open(&bad, &cfg), -EINVAL);
     cr_assert_null(bad);
+    /* Beyond what a per-shard index slot can name (oa_index.h): refused before any
+     * allocation, not truncated. */
+    inv_engine_config_default(&cfg);
+    cfg.reservations_per_shard_max = INV_RESERVATIONS_PER_SHARD_MAX + 1;
+    T_EQ(inv_engine_open(&bad, &cfg), -EINVAL);
+    inv_engine_config_default(&cfg);
+    cfg.tombstones_per_shard_max = INV_WINDOW_ENTRIES_PER_SHARD_MAX + 1;
+    T_EQ(inv_engine_open(&bad, &cfg), -EINVAL);
+    inv_engine_config_default(&cfg);
+    cfg.refs_per_shard_max = INV_WINDOW_ENTRIES_PER_SHARD_MAX + 1;
+    T_EQ(inv_engine_open(&bad, &cfg), -EINVAL);
+    cr_assert_null(bad);
     /* NULL config: defaults */
     T_EQ(inv_engine_open(&bad, NULL), 0);
     cr_assert_not_null(bad);

@@ -56,6 +56,13 @@
  * this long (DESIGN.md §2). */
 #define INV_IDEMPOTENCY_WINDOW_MS_DEFAULT (3600ull * 1000ull)
 
+/* Live reservations and remembered tombstones / ref_ids per shard, at most. Their
+ * per-shard indexes keep a handle in 29 bits of a slot (the other 3 hold the probe
+ * distance: engine/src/oa_index.h); a reservation takes ~4 arena units on average, so
+ * 2^26 reservations (~8 GiB of arena) and 2^28 window entries fit with room to spare. */
+#define INV_RESERVATIONS_PER_SHARD_MAX (1u << 26)
+#define INV_WINDOW_ENTRIES_PER_SHARD_MAX (1u << 28)
+
 /* Shards (threads). More than the cores of any box invd targets; bounds ring arrays. */
 #define INV_SHARDS_MAX 64u
 

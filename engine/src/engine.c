@@ -136,7 +136,10 @@ static int config_complete(inv_engine_config *c, const inv_engine_config *given)
     if (c->shards > INV_SHARDS_MAX) return -EINVAL;
     if (c->nodes_max >= (1u << 30) || c->skus_max >= (1u << 30) || c->cells_max >= (1u << 30))
         return -EINVAL;
-    if (c->reservations_per_shard_max >= (1u << 29)) return -EINVAL;
+    if (c->reservations_per_shard_max > INV_RESERVATIONS_PER_SHARD_MAX) return -EINVAL;
+    if (c->tombstones_per_shard_max > INV_WINDOW_ENTRIES_PER_SHARD_MAX ||
+        c->refs_per_shard_max > INV_WINDOW_ENTRIES_PER_SHARD_MAX)
+        return -EINVAL;
     for (int k = 0; k < INV_NODE_KIND_COUNT; k++)
         if (!(c->weights.kind_weight[k] > 0)) return -EINVAL;
     return 0;

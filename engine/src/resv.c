@@ -189,10 +189,14 @@ static uint32_t rec_new(inv_shard *s, uint64_t key_hash, const char *id, size_t 
 static uint32_t index_find(const inv_shard *s, uint64_t key, const char *id, size_t len) {
     uint32_t slot = (uint32_t)key & s->resv_index_mask;
     for (uint32_t probes = 0; probes <= s->resv_index_mask; probes++) {
-        uint32_t h = s->resv_index[slot];
-        if (h == INV_NONE) return INV_NONE;
-        const resv_rec *r = rec_at(s, h);
-        if (r->key_hash == key && r->id_len == len && memcmp(r->data, id, len) == 0) return h;
+        uint32_t v = s->resv_index[slot];
+        if (v == OA_EMPTY) return INV_NONE;
+        if (oa_same_home(v, probes)) {
+            uint32_t h = oa_handle(v);
+            const resv_rec *r = rec_at(s, h);
+            if (r->key_hash == key && r->id_len == len && memcmp(r->data, id, len) == 0)
+                return h;
+        }
         slot = (slot + 1) & s->resv_index_mask;
     }
     return INV_NONE;
@@ -217,7 +221,7 @@ int resv_shard_open(inv_shard *s) {
      * with 20-byte ids. Larger orders simply use more of the same arena. */
     uint64_t block = 1u << RESV_ORDER_MAX;
     uint64_t units = ((uint64_t)c->reservations_per_shard_max * 4u + block - 1) / block * block;
-    if (units >= INV_NONE) return -EINVAL;
+    if (units > (uint64_t)OA_HANDLE_MAX + 1u) return -EINVAL; /* unit indexes are handles */
     s->arena.units_total = (uint32_t)units;
     s->arena.base = aligned_alloc(INV_CACHE_LINE, (size_t)units * RESV_UNIT_BYTES);
     s->arena.free_order = malloc((size_t)units);
@@ -875,10 +879,10 @@ int resv_replay_extended(inv_shard *s, const char *order_id, size_t len,
 
 int resv_snapshot_each(const inv_shard *s, resv_visit_fn visit, void *ctx) {
     for (uint32_t slot = 0; slot <= s->resv_index_mask; slot++) {
-        uint32_t h = s->resv_index[slot];
-        if (h == INV_NONE) continue;
+        uint32_t v = s->resv_index[slot];
+        if (v == OA_EMPTY) continue;
         journal_reserved jr;
-        journal_from_rec(s, rec_at(s, h), &jr);
+        journal_from_rec(s, rec_at(s, oa_handle(v)), &jr);
         int rc = visit(ctx, &jr);
         if (rc != 0) return rc;
     }

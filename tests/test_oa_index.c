@@ -1,14 +1,15 @@
 /*
- * test_recent.c — the FIFO window set behind tombstones and ref_ids (engine/src/recent.c),
- * white-box, against a model.
+ * test_oa_index.c — the per-shard open-addressing index with probe distances
+ * (engine/src/oa_index.h), alone and inside the FIFO window set behind tombstones and
+ * ref_ids (engine/src/recent.c); white-box, against models.
  *
- * Covers: every live key is found and no evicted or never-added key is; the oldest
- * leaves first, whether pushed out by a full ring or expired by time; and the index's
- * own invariants after every step — each live entry has exactly one slot, each slot's
- * distance field is min(true probe distance from the entry's home, saturation), no
- * entry sits before its home's run would allow (every slot between its home and it is
- * occupied). Keys are drawn from a handful of homes, including the last slots of the
- * index, so runs are long, wrap around the end, and saturate the distance field.
+ * Covers: every present handle is found and no removed or never-added one is; removal
+ * in any order (the reservation index) and oldest-first, by a full ring or by time (the
+ * window set); and the index's own invariants after every step — each entry has exactly
+ * one slot, each slot's distance field is min(true probe distance from the entry's
+ * home, saturation), no entry sits past a hole in its home's run. Keys are drawn from a
+ * handful of homes, including the last slots of the index, so runs are long, wrap
+ * around the end, and saturate the distance field.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -33,9 +34,8 @@ static uint64_t rng_next(uint64_t *s) {
     return *s;
 }
 
-/* The slot's ring position and saturated distance: the layout recent.c documents. */
-static uint32_t slot_at(uint32_t v) { return v & ((1u << 29) - 1u); }
-static uint32_t slot_dist(uint32_t v) { return v >> 29; }
+static uint32_t slot_at(uint32_t v) { return oa_handle(v); }
+static uint32_t slot_dist(uint32_t v) { return v >> OA_HANDLE_BITS; }
 
 static void check_index(const recent_set *r, const model *m) {
     uint32_t slots = r->index_mask + 1, used = 0;
@@ -122,4 +122,73 @@ Test(recent, capacity_beyond_the_slot_layout_is_refused) {
     recent_set r;
     memset(&r, 0, sizeof r);
     cr_assert_eq(recent_open(&r, 1u << 29), -EINVAL);
+}
+
+/* The index alone, as resv.c uses it: handles with arbitrary homes, removed in any
+ * order. */
+#define OA_SLOTS 64u
+#define OA_HANDLES 32u
+
+typedef struct oa_model {
+    uint32_t home[OA_HANDLES];
+    bool present[OA_HANDLES];
+} oa_model;
+
+static uint32_t model_home(const void *ctx, uint32_t handle) {
+    const oa_model *m = ctx;
+    return m->home[handle];
+}
+
+static uint32_t oa_find(const uint32_t *index, const oa_model *m, uint32_t handle) {
+    uint32_t home = m->home[handle], slot = home;
+    for (uint32_t probes = 0; probes < OA_SLOTS; probes++) {
+        uint32_t v = index[slot];
+        if (v == OA_EMPTY) return OA_EMPTY;
+        if (oa_same_home(v, probes) && oa_handle(v) == handle) return slot;
+        slot = (slot + 1) & (OA_SLOTS - 1u);
+    }
+    return OA_EMPTY;
+}
+
+static void oa_check(const uint32_t *index, const oa_model *m) {
+    uint32_t used = 0;
+    for (uint32_t s = 0; s < OA_SLOTS; s++) {
+        uint32_t v = index[s];
+        if (v == OA_EMPTY) continue;
+        used++;
+        uint32_t h = oa_handle(v), dist = (s - m->home[h]) & (OA_SLOTS - 1u);
+        cr_assert(m->present[h], "slot %u holds removed handle %u", s, h);
+        cr_assert_eq(v >> OA_HANDLE_BITS, dist < OA_DIST_SAT ? dist : OA_DIST_SAT,
+                     "slot %u: distance field %u, true %u", s, v >> OA_HANDLE_BITS, dist);
+        for (uint32_t k = 0; k < dist; k++)
+            cr_assert_neq(index[(m->home[h] + k) & (OA_SLOTS - 1u)], OA_EMPTY,
+                          "slot %u: a hole between its home and it", s);
+    }
+    uint32_t want = 0;
+    for (uint32_t h = 0; h < OA_HANDLES; h++) {
+        want += m->present[h];
+        cr_assert_eq(oa_find(index, m, h) != OA_EMPTY, m->present[h], "handle %u: found %d",
+                     h, oa_find(index, m, h) != OA_EMPTY);
+    }
+    cr_assert_eq(used, want);
+}
+
+Test(oa_index, inserts_and_removes_in_any_order_match_a_model) {
+    uint32_t index[OA_SLOTS];
+    memset(index, 0xff, sizeof index);
+    oa_model m = {0};
+    uint64_t seed = 0x2545f4914f6cdd1dull;
+    static const uint32_t homes[5] = {0, 1, 62, 63, 30};
+    for (uint32_t h = 0; h < OA_HANDLES; h++) m.home[h] = homes[rng_next(&seed) % 5u];
+    for (uint32_t step = 0; step < 50000; step++) {
+        uint32_t h = (uint32_t)(rng_next(&seed) % OA_HANDLES);
+        if (m.present[h]) {
+            oa_remove(index, OA_SLOTS - 1u, h, model_home, &m);
+            m.present[h] = false;
+        } else {
+            oa_insert(index, OA_SLOTS - 1u, m.home[h], h);
+            m.present[h] = true;
+        }
+        oa_check(index, &m);
+    }
 }
