@@ -25,7 +25,7 @@ typedef struct recent_set {
     recent_entry *ring;
     uint32_t capacity;
     uint64_t head, tail;   /* live entries are ring[head..tail) mod capacity */
-    uint32_t *index;       /* ring slot or UINT32_MAX */
+    uint32_t *index;       /* ring slot + probe distance (oa_index.h), or OA_EMPTY */
     uint32_t index_mask;
     uint64_t dropped_early;
 } recent_set;

@@ -82,7 +82,8 @@ struct inv_shard {
     uint32_t plan_cells[INV_ALLOC_MAX]; /* the cell of each plan entry, found by take */
     bool plan_capacity_counted[INV_PARCELS_MAX]; /* per parcel node: capacity counted */
     resv_arena arena;
-    uint32_t *resv_index;               /* open addressing: record handle or INV_NONE */
+    uint32_t *resv_index;               /* open addressing: handle + probe distance
+                                           (oa_index.h), or OA_EMPTY */
     uint32_t resv_index_mask;
     uint32_t resv_live;
     timer_wheel timers;
