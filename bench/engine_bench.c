@@ -27,8 +27,9 @@
  * engine maps its tables at open as invd does (inv_engine_config.prefault; --no-prefault
  * leaves them to be first touched in the timed phase, which with --wal costs a
  * TLB-shootdown IPI per fault), and on a shared 2-core box another busy process preempts
- * a pinned shard and stalls its partner's forwarded ops. reserve_per_cpu_sec (reserves / CPU time of the shard threads in the timed
- * phase) stays meaningful there; reserve_per_sec is wall-clock throughput. Shard threads
+ * a pinned shard and stalls its partner's forwarded ops. reserve_per_cpu_sec (reserves /
+ * CPU time of the shard threads in the timed phase) stays meaningful there;
+ * reserve_per_sec is wall-clock throughput. Shard threads
  * spin while they wait for a partner, so with forwarding the CPU figure includes that.
  *
  * Latency: one op in 64 is timed from submit to its answer (inline or via the poll
@@ -813,7 +814,8 @@ static int threads_run(bench *b) {
     return 0;
 }
 
-/* --wal: the counters of every shard's log, summed (maxima: the largest). */
+/* --wal: the counters of every shard's log, summed; sync_ns_max is the largest, over
+ * each log's whole life (the scenario load included: it cannot be taken as a delta). */
 static void wal_stats_sum(bench *b, inv_wal_stats *out) {
     memset(out, 0, sizeof *out);
     if (b->p == NULL) return;
