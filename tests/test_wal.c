@@ -311,14 +311,20 @@ Test(wal_log, fsync_batch_interval_spaces_group_commits) {
     cr_assert_eq(inv_wal_flush(w), 1, "the first batch waited although none went out before");
     inv_wal_sync(w);
     tw_append_range(w, 0, 11, 20);
-    cr_assert_eq(inv_wal_flush(w), 0, "flushed before the interval passed");
-    cr_assert_not(inv_persist_reply_ready(p, 0, 20), "fsync: the reply waits for its batch");
-    uint32_t polls = 0;
-    while (inv_wal_flush(w) == 0 && polls++ < 2000) usleep(1000); /* bounded: ≤ ~2 s */
-    uint64_t waited = tw_mono_ms() - t0;
-    cr_assert_geq(waited, 95, "the batch went out %llu ms after the previous one",
-                  (unsigned long long)waited);
-    cr_assert_lt(polls, 2000, "the batch never went out");
+    uint64_t synced = tw_mono_ms() - t0;
+    if (synced < 50) {
+        cr_assert_eq(inv_wal_flush(w), 0, "flushed before the interval passed");
+        cr_assert_not(inv_persist_reply_ready(p, 0, 20), "fsync: the reply waits for its batch");
+        uint32_t polls = 0;
+        while (inv_wal_flush(w) == 0 && polls++ < 2000) usleep(1000); /* bounded: ≤ ~2 s */
+        uint64_t waited = tw_mono_ms() - t0;
+        cr_assert_geq(waited, 95, "the batch went out %llu ms after the previous one",
+                      (unsigned long long)waited);
+        cr_assert_lt(polls, 2000, "the batch never went out");
+    } else { /* the disk stalled past half the interval: the early check cannot be made */
+        cr_log_warn("the first batch took %llu ms to be durable: the early-flush check is "
+                    "skipped this run", (unsigned long long)synced);
+    }
     inv_wal_sync(w);
     cr_assert(inv_persist_reply_ready(p, 0, 20));
     /* Half a buffer does not wait for the interval either. */
