@@ -103,8 +103,7 @@ struct inv_wal {
     bool in_flight;
     uint32_t cqes_left;
     uint64_t last_lsn;
-    uint64_t last_submit_ms;
-    uint64_t last_submit_ns;    /* batch_interval_us */
+    uint64_t last_submit_ns;    /* when the last batch went out (see wal_hold_ns) */
     io_ring io;
     /* Read by any thread. */
     _Alignas(64) _Atomic uint64_t durable_lsn;
@@ -174,7 +173,6 @@ static void wal_submit(inv_wal *w) {
     if (n < 0) wal_fail(w, "submit", n, b);
     w->cqes_left = (uint32_t)n;
     w->in_flight = true;
-    w->last_submit_ms = io_now_ms();
     w->last_submit_ns = b->submit_ns;
     wal_stat_add(&w->st.records, b->records);
     wal_stat_add(&w->st.bytes, b->used);
@@ -310,18 +308,21 @@ uint32_t inv_wal_poll(inv_wal *w) {
     return n;
 }
 
+/* How long after the previous submit the next batch is held back, unless half a buffer
+ * is waiting: ASYNC, the flush interval; FSYNC, batch_interval_us (0: not at all). */
+static uint64_t wal_hold_ns(const inv_wal *w) {
+    return w->opt.durability == INV_DURABILITY_ASYNC ? w->opt.async_flush_ms * 1000000ull
+                                                     : w->opt.batch_interval_us * 1000ull;
+}
+
 int inv_wal_flush(inv_wal *w) {
     assert(w->state == WAL_OPEN);
     if (w->in_flight) inv_wal_poll(w);
     wal_batch *b = &w->batch[w->fill];
     if (w->in_flight || b->used == 0) return 0;
-    if (w->opt.durability == INV_DURABILITY_ASYNC &&
-        io_now_ms() - w->last_submit_ms < w->opt.async_flush_ms &&
-        b->used < w->opt.batch_bytes / 2u)
-        return 0;
-    if (w->opt.durability == INV_DURABILITY_FSYNC && w->opt.batch_interval_us > 0 &&
-        io_now_ns() - w->last_submit_ns < (uint64_t)w->opt.batch_interval_us * 1000u &&
-        b->used < w->opt.batch_bytes / 2u)
+    uint64_t hold_ns = wal_hold_ns(w);
+    if (hold_ns > 0 && b->used < w->opt.batch_bytes / 2u &&
+        io_now_ns() - w->last_submit_ns < hold_ns)
         return 0;
     wal_submit(w);
     assert(w->in_flight);
@@ -431,7 +432,8 @@ int inv_wal_open(inv_wal **out, const char *dir, uint32_t shard, uint32_t shard_
         return rc;
     }
     w->state = WAL_OPEN;
-    w->last_submit_ms = io_now_ms();
+    /* ASYNC: the first flush interval starts now; FSYNC: the first batch goes at once. */
+    w->last_submit_ns = w->opt.durability == INV_DURABILITY_ASYNC ? io_now_ns() : 0;
     *out = w;
     return 0;
 }
