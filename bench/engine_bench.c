@@ -814,24 +814,11 @@ static int threads_run(bench *b) {
     return 0;
 }
 
-/* --wal: the counters of every shard's log, summed; sync_ns_max is the largest, over
- * each log's whole life (the scenario load included: it cannot be taken as a delta). */
+/* --wal: the counters of every shard's log, summed (inv_persist_stats_read); sync_ns_max
+ * is the largest over each log's whole life, the scenario load included. */
 static void wal_stats_sum(bench *b, inv_wal_stats *out) {
     memset(out, 0, sizeof *out);
-    if (b->p == NULL) return;
-    for (uint32_t i = 0; i < b->o.threads; i++) {
-        inv_wal_stats st;
-        inv_wal_stats_read(inv_persist_wal(b->p, i), &st);
-        out->records += st.records;
-        out->bytes += st.bytes;
-        out->batches += st.batches;
-        out->syncs += st.syncs;
-        out->sync_ns_total += st.sync_ns_total;
-        out->sync_ns_max = st.sync_ns_max > out->sync_ns_max ? st.sync_ns_max : out->sync_ns_max;
-        out->segments_created += st.segments_created;
-        out->rotate_ns_total += st.rotate_ns_total;
-        out->append_waits += st.append_waits;
-    }
+    if (b->p != NULL) inv_persist_stats_read(b->p, out);
 }
 
 static void wal_stats_since(inv_wal_stats *now, const inv_wal_stats *then) {
