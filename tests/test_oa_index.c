@@ -34,8 +34,17 @@ static uint64_t rng_next(uint64_t *s) {
     return *s;
 }
 
-static uint32_t slot_at(uint32_t v) { return oa_handle(v); }
-static uint32_t slot_dist(uint32_t v) { return v >> OA_HANDLE_BITS; }
+/* The used slot `s` (value v) of an index of mask+1 slots, whose entry's home is
+ * `home`: its distance field is min(true distance, OA_DIST_SAT), and every slot from
+ * its home up to it is occupied. */
+static void check_slot(const uint32_t *index, uint32_t mask, uint32_t s, uint32_t home) {
+    uint32_t v = index[s], field = v >> OA_HANDLE_BITS, dist = (s - home) & mask;
+    cr_assert_eq(field, dist < OA_DIST_SAT ? dist : OA_DIST_SAT,
+                 "slot %u: distance field %u, true distance %u", s, field, dist);
+    for (uint32_t k = 0; k < dist; k++)
+        cr_assert_neq(index[(home + k) & mask], OA_EMPTY,
+                      "slot %u: a hole between its home %u and it", s, home);
+}
 
 static void check_index(const recent_set *r, const model *m) {
     uint32_t slots = r->index_mask + 1, used = 0;
@@ -43,15 +52,8 @@ static void check_index(const recent_set *r, const model *m) {
         uint32_t v = r->index[s];
         if (v == OA_EMPTY) continue;
         used++;
-        const recent_entry *en = &r->ring[slot_at(v)];
-        uint32_t home = (uint32_t)en->key1 & r->index_mask;
-        uint32_t dist = (s - home) & r->index_mask;
-        uint32_t want = dist < 7u ? dist : 7u;
-        cr_assert_eq(slot_dist(v), want, "slot %u: distance field %u, true distance %u", s,
-                     slot_dist(v), dist);
-        for (uint32_t k = 0; k < dist; k++)
-            cr_assert_neq(r->index[(home + k) & r->index_mask], OA_EMPTY,
-                          "slot %u: a hole between its home %u and it", s, home);
+        const recent_entry *en = &r->ring[oa_handle(v)];
+        check_slot(r->index, r->index_mask, s, (uint32_t)en->key1 & r->index_mask);
     }
     cr_assert_eq(used, m->n, "%u index slots in use for %u live keys", used, m->n);
     cr_assert_eq(recent_count(r), m->n);
@@ -156,13 +158,9 @@ static void oa_check(const uint32_t *index, const oa_model *m) {
         uint32_t v = index[s];
         if (v == OA_EMPTY) continue;
         used++;
-        uint32_t h = oa_handle(v), dist = (s - m->home[h]) & (OA_SLOTS - 1u);
+        uint32_t h = oa_handle(v);
         cr_assert(m->present[h], "slot %u holds removed handle %u", s, h);
-        cr_assert_eq(v >> OA_HANDLE_BITS, dist < OA_DIST_SAT ? dist : OA_DIST_SAT,
-                     "slot %u: distance field %u, true %u", s, v >> OA_HANDLE_BITS, dist);
-        for (uint32_t k = 0; k < dist; k++)
-            cr_assert_neq(index[(m->home[h] + k) & (OA_SLOTS - 1u)], OA_EMPTY,
-                          "slot %u: a hole between its home and it", s);
+        check_slot(index, OA_SLOTS - 1u, s, m->home[h]);
     }
     uint32_t want = 0;
     for (uint32_t h = 0; h < OA_HANDLES; h++) {

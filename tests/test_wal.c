@@ -4,8 +4,7 @@
  * both sync methods and preallocations, async durability, options and the directory lock.
  * Synthetic records (no engine): bodies derived from (shard, LSN) and checked on replay.
  */
-#include <time.h>
-
+#include "test_support.h"
 #include "test_wal_support.h"
 
 #include "crc32c.h"
@@ -285,12 +284,6 @@ Test(wal_log, fsync_durability_replies_wait_for_durable) {
     tw_dir_remove(dir);
 }
 
-static uint64_t tw_mono_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 /* batch_interval_us: under fsync durability the next batch waits until the interval since
  * the previous submit has passed (its replies with it), unless half a buffer is waiting;
  * a sync still flushes at once. (Only lower bounds on time: never flaky on a slow box.) */
@@ -307,17 +300,17 @@ Test(wal_log, fsync_batch_interval_spaces_group_commits) {
     cr_assert_eq(tw_persist_recover(&p, dir, 1, &o, &c, NULL, err, sizeof err), 0);
     inv_wal *w = inv_persist_wal(p, 0);
     tw_append_range(w, 0, 1, 10);
-    uint64_t t0 = tw_mono_ms(); /* the batch below goes out after this */
+    uint64_t t0 = test_mono_ms(); /* the batch below goes out after this */
     cr_assert_eq(inv_wal_flush(w), 1, "the first batch waited although none went out before");
     inv_wal_sync(w);
     tw_append_range(w, 0, 11, 20);
-    uint64_t synced = tw_mono_ms() - t0;
+    uint64_t synced = test_mono_ms() - t0;
     if (synced < 50) {
         cr_assert_eq(inv_wal_flush(w), 0, "flushed before the interval passed");
         cr_assert_not(inv_persist_reply_ready(p, 0, 20), "fsync: the reply waits for its batch");
         uint32_t polls = 0;
         while (inv_wal_flush(w) == 0 && polls++ < 2000) usleep(1000); /* bounded: ≤ ~2 s */
-        uint64_t waited = tw_mono_ms() - t0;
+        uint64_t waited = test_mono_ms() - t0;
         cr_assert_geq(waited, 95, "the batch went out %llu ms after the previous one",
                       (unsigned long long)waited);
         cr_assert_lt(polls, 2000, "the batch never went out");
