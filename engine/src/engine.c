@@ -146,22 +146,20 @@ static int config_complete(inv_engine_config *c, const inv_engine_config *given)
 }
 
 /* Map every page of [p, p + bytes) writable now. MADV_POPULATE_WRITE does the aligned
- * middle in one call (Linux >= 5.14); the two partial pages at the ends, or every page
- * where the call is missing or fails, are mapped by writing a byte back to itself, which
- * keeps whatever the table's open already wrote there. */
+ * middle in one call (Linux >= 5.14); the loop then writes each page's first byte back
+ * to itself, which covers the unaligned edges and older kernels and keeps whatever the
+ * table's open already wrote there. The loop runs over every page even after the call
+ * succeeded: a few milliseconds once, and in sanitizer builds its instrumented writes
+ * also map the tables' shadow memory, which the call alone leaves to fault mid-run. */
 static void prefault_range(void *p, size_t bytes, size_t page) {
-    if (bytes == 0) return;
-    volatile unsigned char *b = p;
     uintptr_t lo = ((uintptr_t)p + page - 1) & ~(uintptr_t)(page - 1);
     uintptr_t hi = ((uintptr_t)p + bytes) & ~(uintptr_t)(page - 1);
-    bool middle_done = false;
 #ifdef MADV_POPULATE_WRITE
-    middle_done = hi > lo && madvise((void *)lo, hi - lo, MADV_POPULATE_WRITE) == 0;
+    if (hi > lo) (void)madvise((void *)lo, hi - lo, MADV_POPULATE_WRITE);
 #endif
-    if (!middle_done)
-        for (size_t off = 0; off < bytes; off += page) b[off] = b[off];
-    b[0] = b[0];
-    b[bytes - 1] = b[bytes - 1];
+    volatile unsigned char *b = p;
+    for (size_t off = 0; off < bytes; off += page) b[off] = b[off];
+    if (bytes > 0) b[bytes - 1] = b[bytes - 1];
 }
 
 /* The tables that open leaves untouched (calloc'd, or written only at block heads);
